@@ -1,0 +1,1 @@
+"""Activities: all I/O (LLM providers, tools, store)."""

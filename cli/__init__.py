@@ -1,0 +1,1 @@
+"""The command-line client: starts runs, follows them, and carries human decisions."""

@@ -1,0 +1,32 @@
+"""Exit codes of DESIGN §4 and the one error type the CLI reports without a traceback."""
+
+from __future__ import annotations
+
+from core.models import RunState
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_HUMAN = 3  # escalated, or waiting for a human
+EXIT_STOPPED = 4  # denied, or a budget ran out
+
+EXIT_BY_STATE: dict[RunState, int] = {
+    RunState.COMPLETED: EXIT_OK,
+    RunState.ESCALATED: EXIT_HUMAN,
+    RunState.AWAITING_APPROVAL: EXIT_HUMAN,
+    RunState.DENIED: EXIT_STOPPED,
+    RunState.BUDGET_EXHAUSTED: EXIT_STOPPED,
+    RunState.FAILED: EXIT_FAILED,
+    RunState.CANCELLED: EXIT_STOPPED,
+    RunState.RUNNING: EXIT_OK,
+}
+
+
+class CliError(Exception):
+    """A typed, user-facing failure: `kind` names the error class, `code` the exit code."""
+
+    def __init__(self, kind: str, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.code = code

@@ -1,0 +1,124 @@
+"""`python starter.py …`: argument parsing, dispatch, output and exit codes (DESIGN §4)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from cli import decisions, inspect, runs
+from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from core.client import connect
+from core.config import ConfigError, Settings
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError("UsageError", f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="starter.py", description="Durable ReAct agents on Temporal")
+    parser.add_argument("--json", action="store_true", help="print one JSON document for scripts")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="start a run and follow it")
+    run.add_argument("task")
+    run.add_argument("--user", default="anonymous")
+    run.add_argument("--id", dest="run_id", help="request id = workflow id; a repeat joins the same run")
+    run.add_argument("--no-wait", action="store_true", help="print the run id and return at once")
+    for name, helptext in (("approve", "approve a pending irreversible call"), ("deny", "deny a pending call")):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("workflow_id")
+        cmd.add_argument("--call", dest="call_id", help="the pending call id (needed when several wait)")
+        cmd.add_argument("--by", default=None, help="who decides (recorded in the audit trail)")
+        cmd.add_argument("--reason", required=(name == "deny"))
+    cancel = sub.add_parser("cancel", help="stop a run after its current step")
+    cancel.add_argument("workflow_id")
+    cancel.add_argument("--by", default="cli")
+    cancel.add_argument("--reason", default="cancelled from the CLI")
+    status = sub.add_parser("status", help="show a run's state and pending approvals")
+    status.add_argument("workflow_id")
+    replay = sub.add_parser("replay", help="replay a history (file or run id) against the current code")
+    replay.add_argument("target")
+    for cmd in sub.choices.values():
+        cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+async def _client(settings: Settings) -> Client:
+    try:
+        return await connect(settings)
+    except Exception as exc:  # connection failures come in several types; all mean the same to a user
+        raise CliError(
+            "TemporalUnavailable",
+            f"cannot reach Temporal at {settings.temporal_address} ({exc}); start it with `make server`",
+            EXIT_FAILED,
+        ) from None
+
+
+async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]:
+    settings = Settings.from_env()
+    if args.command == "run":
+        request = runs.build_request(args.task, args.user)
+        client = await _client(settings)
+        handle = await runs.start(client, settings, request, args.run_id)
+        if args.no_wait:
+            return EXIT_OK, {"workflow_id": handle.id, "started": True}
+        emit(f"run {handle.id} started on task queue {settings.task_queue}")
+        outcome = runs.outcome_of(await runs.follow(handle, emit), settings)
+        return outcome.code, outcome.data
+    if args.command == "replay":
+        try:
+            client: Client | None = await _client(settings)
+        except CliError:
+            client = None
+        return EXIT_OK, await inspect.replay(client, args.target)
+    client = await _client(settings)
+    handle = await decisions.existing_handle(client, args.workflow_id)
+    if args.command == "status":
+        return await inspect.status(handle)
+    if args.command in ("approve", "deny") and not args.by:
+        raise CliError("UsageError", f"{args.command} needs --by NAME: every decision records who made it")
+    if args.command == "approve":
+        return EXIT_OK, await decisions.approve(handle, args.call_id, args.by, args.reason)
+    if args.command == "deny":
+        return EXIT_OK, await decisions.deny(handle, args.call_id, args.by, args.reason)
+    return EXIT_OK, await decisions.cancel(handle, args.by, args.reason)
+
+
+def _print_text(command: str, data: Any) -> None:
+    if command == "run" and "answer" in data:
+        print("\n".join(runs.render_result(data)))
+    elif command == "status":
+        print("\n".join(inspect.render_status(data)))
+    else:
+        print(" ".join(f"{k}={v}" for k, v in data.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    as_json = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        # With --json, progress goes to stderr so stdout stays one parseable document.
+        stream = sys.stderr if as_json else sys.stdout
+        code, data = asyncio.run(dispatch(args, lambda line: print(line, file=stream, flush=True)))
+    except (CliError, ConfigError, ValidationError) as exc:
+        err = exc if isinstance(exc, CliError) else CliError(type(exc).__name__, str(exc), EXIT_USAGE)
+        if as_json:
+            print(json.dumps({"error": {"type": err.kind, "message": err.message}, "exit_code": err.code}))
+        else:
+            print(f"error ({err.kind}): {err.message}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print("interrupted; the run goes on in Temporal (see `starter.py status ID`)", file=sys.stderr)
+        return EXIT_FAILED
+    if as_json:
+        print(json.dumps(data, default=str))
+    else:
+        _print_text(args.command, data)
+    return int(code)

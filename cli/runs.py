@@ -1,0 +1,124 @@
+"""Starting and following runs: `run` and the live progress it prints."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from cli.errors import EXIT_BY_STATE, EXIT_FAILED, CliError
+from cli.render import ProgressPrinter
+from core import search_attributes as sa
+from core.config import Settings
+from core.models import AgentRequest, AgentResult, PendingApproval, RunStatus
+from workflows.prompts import PROMPT_VERSION
+
+POLL_SECONDS = 0.3
+Emit = Callable[[str], None]
+OnPending = Callable[[WorkflowHandle[Any, Any], PendingApproval], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    code: int
+    data: dict[str, Any]
+
+
+def build_request(task: str, user: str) -> AgentRequest:
+    try:
+        return AgentRequest(task=task, user_id=user)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CliError("InvalidInputError", f"invalid run request: {problems}") from None
+
+
+async def start(client: Client, settings: Settings, request: AgentRequest, run_id: str | None) -> WorkflowHandle[Any, Any]:
+    """Start a run, or attach to the run that already has this id."""
+    workflow_id = run_id or f"agent-{uuid.uuid4().hex[:12]}"
+    try:
+        return await client.start_workflow(
+            "AgentWorkflow",
+            request,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            result_type=AgentResult,
+            # A second start of the same request id joins the running run instead of starting another.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes(
+                [
+                    sa.AGENT_STATUS.value_set("running"),
+                    sa.AGENT_USER.value_set(request.user_id),
+                    sa.AGENT_TURNS.value_set(0),
+                    sa.AGENT_COST_USD.value_set(0.0),
+                    sa.AGENT_PROMPT_VERSION.value_set(PROMPT_VERSION),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        # The id belongs to a finished run: report that run rather than doing the work twice.
+        return client.get_workflow_handle(workflow_id, result_type=AgentResult)
+    except RPCError as exc:
+        raise CliError("TemporalError", f"could not start the run: {exc.message}", EXIT_FAILED) from None
+
+
+async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
+    """The run's live status, or None while no worker can answer the query."""
+    try:
+        status: RunStatus = await handle.query("status", result_type=RunStatus)
+        return status
+    except RPCError:
+        return None
+
+
+async def follow(
+    handle: WorkflowHandle[Any, Any], emit: Emit, on_pending: OnPending | None = None
+) -> AgentResult:
+    """Print each step as it starts and ends until the run finishes; return its result."""
+    printer = ProgressPrinter(handle.id)
+    result_task = asyncio.ensure_future(handle.result())
+    handled: set[str] = set()
+    waiting_noted = False
+    while not result_task.done():
+        status = await query_status(handle)
+        if status is None and not waiting_noted:
+            emit("  (waiting for a worker to pick the run up…)")
+            waiting_noted = True
+        if status is not None:
+            for line in printer.lines(status):
+                emit(line)
+            for item in status.pending:
+                if on_pending is not None and item.call_id not in handled:
+                    handled.add(item.call_id)
+                    await on_pending(handle, item)
+        await asyncio.wait({result_task}, timeout=POLL_SECONDS)
+    try:
+        return result_task.result()
+    except WorkflowFailureError as exc:
+        raise CliError("WorkflowFailed", f"run {handle.id} failed: {exc.cause}", EXIT_FAILED) from None
+
+
+def outcome_of(result: AgentResult, settings: Settings) -> RunOutcome:
+    data = result.model_dump(mode="json")
+    data["ui_url"] = f"{settings.ui_url}/namespaces/{settings.namespace}/workflows/{result.workflow_id}"
+    return RunOutcome(code=EXIT_BY_STATE[result.status], data=data)
+
+
+def render_result(data: dict[str, Any]) -> list[str]:
+    usage = data["usage"]
+    return [
+        "",
+        f"status:   {data['status']}" + (f" ({data['stop_reason']})" if data.get("stop_reason") else ""),
+        f"answer:   {data['answer']}",
+        f"turns:    {data['turns']}, tool calls: {len(data['tool_calls'])}, "
+        f"tokens: {usage['prompt_tokens']}+{usage['completion_tokens']}, cost: ${data['cost_usd']:.4f}",
+        f"workflow: {data['workflow_id']}",
+        f"UI:       {data['ui_url']}",
+    ]

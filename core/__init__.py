@@ -1,0 +1,1 @@
+"""Typed contracts shared by workflows, activities, the worker and the CLI."""

@@ -1,0 +1,253 @@
+"""Pydantic models for every workflow and activity input and output."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_TASK_CHARS = 20_000
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ── model protocol ──────────────────────────────────────────────────────────
+
+
+class ToolCall(Frozen):
+    """A tool call as proposed by the model; ids are rewritten by the workflow to `t<turn>-<n>`."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    # Set when the model's arguments were not a JSON object; routing turns it into an observation.
+    arguments_error: str | None = None
+
+
+class ChatMessage(Frozen):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class ToolSchema(Frozen):
+    """What the model sees of a tool: OpenAI `function` shape."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class ModelSettings(Frozen):
+    """Sampling settings; which provider and endpoint is worker config, never workflow input."""
+
+    model: str | None = Field(None, max_length=200, description="None: the worker's LLM_MODEL")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_output_tokens: int = Field(384, ge=16, le=8192)
+    seed: int = 7
+
+
+class TokenUsage(Frozen):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+class LlmRequest(Frozen):
+    workflow_id: str
+    turn: int
+    messages: tuple[ChatMessage, ...]
+    tools: tuple[ToolSchema, ...] = ()
+    settings: ModelSettings = ModelSettings()
+    prompt_version: str
+
+
+class LlmResponse(Frozen):
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: TokenUsage = TokenUsage()
+    model: str = ""
+    finish_reason: str | None = None
+    # Set when the reply tried to call a tool but could not be parsed; the model is told.
+    parse_error: str | None = None
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+
+
+# ── tools ───────────────────────────────────────────────────────────────────
+
+
+class ToolInput(Frozen):
+    workflow_id: str
+    call_id: str
+    # workflow_id:call_id — the store's unique constraint makes a repeat return the first result.
+    idempotency_key: str
+    args: dict[str, Any]
+
+
+class ToolOutput(Frozen):
+    result: Any
+    truncated: bool = False
+    degraded: bool = False
+    note: str | None = None
+
+
+class ToolOutcome(StrEnum):
+    OK = "ok"
+    ERROR = "error"  # the tool ran and failed with a classified error
+    REJECTED = "rejected"  # routing refused it: unknown tool or invalid arguments, no activity
+    DENIED = "denied"  # a human denied it, or its approval timed out
+
+
+class ToolCallRecord(Frozen):
+    call_id: str
+    turn: int
+    tool: str
+    args: dict[str, Any]
+    outcome: ToolOutcome
+    observation: str
+    error_type: str | None = None
+    latency_ms: float = 0.0
+    approved_by: str | None = None
+
+
+class TraceStep(Frozen):
+    """One reasoning step: what the model thought and asked for, and what it got back."""
+
+    turn: int
+    thought: str
+    actions: tuple[str, ...] = ()
+    tokens: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    error: str | None = None
+
+
+# ── the run ─────────────────────────────────────────────────────────────────
+
+
+class AgentLimits(Frozen):
+    max_turns: int = Field(8, ge=1, le=100)
+    approval_timeout_s: float = Field(24 * 3600, gt=0, le=30 * 24 * 3600)
+
+
+class AgentRequest(Frozen):
+    task: str = Field(min_length=1, max_length=MAX_TASK_CHARS)
+    user_id: str = Field("anonymous", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
+    limits: AgentLimits = AgentLimits()
+    model: ModelSettings = ModelSettings()
+
+    @field_validator("task")
+    @classmethod
+    def _task_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("task is blank")
+        return value
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    COMPLETED = "completed"
+    ESCALATED = "escalated"
+    DENIED = "denied"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATES = frozenset(
+    {
+        RunState.COMPLETED,
+        RunState.ESCALATED,
+        RunState.DENIED,
+        RunState.BUDGET_EXHAUSTED,
+        RunState.FAILED,
+        RunState.CANCELLED,
+    }
+)
+
+
+class PendingApproval(Frozen):
+    call_id: str
+    turn: int
+    tool: str
+    args: dict[str, Any]
+    args_sha256: str
+    requested_at: datetime
+    deadline: datetime
+
+
+class AuditEntry(Frozen):
+    at: datetime
+    event: Literal["requested", "approved", "denied", "rejected", "timeout"]
+    call_id: str
+    actor: str | None = None
+    reason: str | None = None
+    args_sha256: str | None = None
+
+
+class RunStatus(Frozen):
+    workflow_id: str
+    state: RunState
+    turn: int
+    max_turns: int
+    pending: tuple[PendingApproval, ...] = ()
+    usage: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    # What is running right now ("thinking (turn 2)", "get_transaction(pay_ABC123)"), for live progress.
+    in_flight: tuple[str, ...] = ()
+    steps: tuple[TraceStep, ...] = ()
+    calls: tuple[ToolCallRecord, ...] = ()
+    audit: tuple[AuditEntry, ...] = ()
+
+
+class AgentResult(Frozen):
+    workflow_id: str
+    status: RunState
+    answer: str
+    turns: int
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    steps: tuple[TraceStep, ...] = ()
+    usage: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    prompt_version: str
+    stop_reason: str | None = None
+    audit: tuple[AuditEntry, ...] = ()
+
+
+# ── signals ─────────────────────────────────────────────────────────────────
+
+
+class ApproveSignal(Frozen):
+    call_id: str = Field(min_length=1, max_length=64)
+    approver: str = Field(min_length=1, max_length=128)
+    reason: str | None = Field(None, max_length=4000)
+    args_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class DenySignal(Frozen):
+    call_id: str = Field(min_length=1, max_length=64)
+    approver: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class CancelSignal(Frozen):
+    by: str = Field(min_length=1, max_length=128)
+    reason: str = Field("cancelled by operator", max_length=4000)

@@ -1,0 +1,102 @@
+"""One declaration per tool: schema for the model, activity, validation and retry policy."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.common import RetryPolicy
+
+from core.errors import NON_RETRYABLE_TYPE_NAMES, InvalidInputError, ToolNotFoundError
+from core.models import ToolSchema
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool handler gets besides its arguments; `store` is the domain store."""
+
+    workflow_id: str
+    call_id: str
+    idempotency_key: str
+    store: Any
+
+
+Handler = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    handler: Handler = field(repr=False, compare=False)
+    irreversible: bool = False
+    side_effect: bool = False
+    timeout: timedelta = timedelta(seconds=10)
+    max_attempts: int = 3
+
+    @property
+    def activity_name(self) -> str:
+        return f"tool.{self.name}"
+
+    def schema(self) -> ToolSchema:
+        return ToolSchema(
+            name=self.name,
+            description=self.description,
+            parameters=self.args_model.model_json_schema(),
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            initial_interval=timedelta(milliseconds=500),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=30),
+            maximum_attempts=self.max_attempts,
+            non_retryable_error_types=NON_RETRYABLE_TYPE_NAMES,
+        )
+
+    def validate(self, args: dict[str, Any]) -> BaseModel:
+        """Parse arguments or raise InvalidInputError listing every field error."""
+        try:
+            return self.args_model.model_validate(args)
+        except ValidationError as exc:
+            fields = [
+                {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "error": err["msg"]}
+                for err in exc.errors(include_url=False, include_input=False)
+            ]
+            raise InvalidInputError(
+                f"invalid arguments for {self.name}", details={"fields": fields}
+            ) from None
+
+
+class ToolRegistry:
+    """The tools of a deployment, by name."""
+
+    def __init__(self, specs: list[ToolSpec]) -> None:
+        self._specs = {spec.name: spec for spec in specs}
+        if len(self._specs) != len(specs):
+            raise ValueError("duplicate tool name in registry")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._specs.values())
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def schemas(self) -> tuple[ToolSchema, ...]:
+        return tuple(spec.schema() for spec in self._specs.values())
+
+    def get(self, name: str) -> ToolSpec:
+        """Return the tool or raise ToolNotFoundError naming the closest real tools."""
+        spec = self._specs.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.4)
+            raise ToolNotFoundError(
+                f"no tool named {name!r}",
+                details={"closest": close, "available": self.names()},
+            )
+        return spec

@@ -1,0 +1,115 @@
+"""Shared fixtures: one time-skipping server per session, a fresh task queue and store per test."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.llm.openai_provider import OpenAIProvider
+from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedTransport
+from activities.tools.activities import ToolFaults
+from activities.tools.store import Store
+from core.models import AgentLimits, AgentRequest, AgentResult
+from core.search_attributes import AGENT_COST_USD, AGENT_PROMPT_VERSION, AGENT_STATUS, AGENT_TURNS, AGENT_USER
+from worker import build_worker
+
+BIN = Path(sys.executable).parent
+SCRIPTED_URL = "http://scripted.invalid/v1"
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    kinds = {
+        AGENT_STATUS: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        AGENT_USER: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        AGENT_PROMPT_VERSION: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        AGENT_TURNS: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+        AGENT_COST_USD: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    }
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace, search_attributes={k.name: int(v) for k, v in kinds.items()}
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(environment.client)
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path)
+
+
+def scripted_provider(scripts: dict[str, list[ScriptedReply]], api_key: str | None = None) -> OpenAIProvider:
+    return OpenAIProvider(
+        base_url=SCRIPTED_URL,
+        api_key=api_key,
+        default_model="scripted",
+        transport=ScriptedTransport(ScriptBook(scripts)),
+    )
+
+
+@dataclass
+class Harness:
+    """Runs AgentWorkflow on a fresh task queue with a scripted model; every task forces a replay."""
+
+    env: WorkflowEnvironment
+    store: Store
+    histories: list[WorkflowHistory] = field(default_factory=list)
+
+    async def run(
+        self,
+        task: str,
+        script: list[ScriptedReply],
+        *,
+        max_turns: int = 8,
+        faults: ToolFaults | None = None,
+        provider: Any = None,
+        during: Callable[[WorkflowHandle[Any, AgentResult]], Awaitable[None]] | None = None,
+        workflow_id: str | None = None,
+    ) -> tuple[AgentResult, WorkflowHistory]:
+        queue = f"tq-{uuid.uuid4().hex[:8]}"
+        provider = provider or scripted_provider({task: script})
+        worker = build_worker(
+            self.env.client, queue, provider, self.store, faults,
+            max_cached_workflows=0,  # every workflow task replays from history: determinism is tested
+            workflow_failure_exception_types=[Exception],  # a sandbox error fails the test, not hangs it
+        )
+        async with worker:
+            handle = await self.env.client.start_workflow(
+                "AgentWorkflow",
+                AgentRequest(task=task, user_id="tester", limits=AgentLimits(max_turns=max_turns)),
+                id=workflow_id or f"wf-{uuid.uuid4().hex[:10]}",
+                task_queue=queue,
+                result_type=AgentResult,
+            )
+            if during is not None:
+                await during(handle)
+            result = await handle.result()
+            history = await handle.fetch_history()
+        self.histories.append(history)
+        return result, history
+
+
+@pytest.fixture
+def harness(env: WorkflowEnvironment, store: Store) -> Harness:
+    return Harness(env, store)

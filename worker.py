@@ -1,0 +1,66 @@
+"""Worker: wiring only — client, converter, the workflow and every activity on one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.llm.activity import LlmActivities
+from activities.llm.factory import open_provider
+from activities.tools.activities import ToolFaults, build_tool_activities
+from activities.tools.catalog import REGISTRY
+from activities.tools.store import Store
+from core.client import connect
+from core.config import ConfigError, Settings
+from core.logging import configure_logging
+from workflows.agent import AgentWorkflow
+
+log = structlog.get_logger()
+
+
+def build_worker(
+    client: Client, task_queue: str, provider: Any, store: Store, faults: ToolFaults | None = None, **options: Any
+) -> Worker:
+    llm = LlmActivities(provider)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[AgentWorkflow],
+        activities=[llm.complete, *build_tool_activities(REGISTRY, store, faults)],
+        # Let in-flight activities finish on SIGTERM instead of being retried elsewhere.
+        graceful_shutdown_timeout=timedelta(seconds=30),
+        **options,
+    )
+
+
+async def main() -> None:
+    configure_logging()
+    settings = Settings.from_env()
+    client = await connect(settings)
+    store = await Store.open_async(settings.data_dir)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with open_provider(settings) as provider:
+        async with build_worker(client, settings.task_queue, provider, store):
+            log.info("worker.ready", task_queue=settings.task_queue, provider=settings.llm_provider)
+            ready_file = os.environ.get("AGENT_WORKER_READY_FILE")
+            if ready_file:
+                Path(ready_file).write_text(str(os.getpid()))
+            await stop.wait()
+    log.info("worker.stopped")
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        raise SystemExit(f"worker: {exc}") from None
