@@ -1,0 +1,79 @@
+"""The `llm.complete` activity: one model call, every failure converted to one error class."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import structlog
+from temporalio import activity
+
+from core.errors import AgentError, TransientError
+from core.models import LlmRequest, LlmResponse
+
+log = structlog.get_logger(__name__)
+
+# Far below Temporal's 2 MB payload limit, and far above any useful single reply.
+MAX_CONTENT_BYTES = 32 * 1024
+
+
+class LlmProvider(Protocol):
+    async def complete(self, req: LlmRequest) -> LlmResponse: ...
+
+
+class LlmActivities:
+    """Holds one provider; the worker registers `complete` under the stable name `llm.complete`."""
+
+    def __init__(self, provider: LlmProvider, *, max_content_bytes: int = MAX_CONTENT_BYTES) -> None:
+        self.provider = provider
+        self.max_content_bytes = max_content_bytes
+
+    @activity.defn(name="llm.complete")
+    async def complete(self, req: LlmRequest) -> LlmResponse:
+        attempt = activity.info().attempt if activity.in_activity() else 1
+        log.info(
+            "llm.request",
+            workflow_id=req.workflow_id,
+            turn=req.turn,
+            attempt=attempt,
+            messages=len(req.messages),
+            tools=[t.name for t in req.tools],
+            prompt_version=req.prompt_version,
+        )
+        try:
+            response = await self.provider.complete(req)
+        except AgentError as err:
+            log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
+            raise err.to_application_error() from err
+        except Exception as exc:
+            # A bug or an unforeseen library error: retry it (bounded by the policy) and make it visible.
+            log.error(
+                "llm.unclassified",
+                workflow_id=req.workflow_id,
+                turn=req.turn,
+                error_type=type(exc).__name__,
+                error=str(exc)[:500],
+            )
+            transient = TransientError(f"unclassified {type(exc).__name__} in llm.complete")
+            raise transient.to_application_error() from exc
+        response = truncate_content(response, self.max_content_bytes)
+        log.info(
+            "llm.response",
+            workflow_id=req.workflow_id,
+            turn=req.turn,
+            tool_calls=[c.name for c in response.tool_calls],
+            prompt_tokens=response.usage.prompt_tokens,
+            completion_tokens=response.usage.completion_tokens,
+            latency_ms=round(response.latency_ms, 1),
+            parse_error=response.parse_error,
+        )
+        return response
+
+
+def truncate_content(response: LlmResponse, max_bytes: int) -> LlmResponse:
+    """Cut an oversized completion so the payload can never exceed Temporal's limits."""
+    encoded = response.content.encode()
+    if len(encoded) <= max_bytes:
+        return response
+    kept = encoded[:max_bytes].decode(errors="ignore")
+    note = f"\n[truncated: {len(encoded) - len(kept.encode())} bytes of the reply omitted]"
+    return response.model_copy(update={"content": kept + note})

@@ -1,0 +1,251 @@
+"""OpenAI-compatible chat completions over httpx: request building, reply parsing, error classification.
+
+Used for hosted models, the embedded local model and the scripted model alike (the latter two through
+a different base URL or transport), so all three share one code path. No retries here: Temporal owns them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from activities.llm.parsing import parse_arguments, parse_tool_calls
+from core.errors import (
+    AgentError,
+    AuthError,
+    ContentFilteredError,
+    ContextOverflowError,
+    InvalidInputError,
+    RateLimitedError,
+    TransientError,
+)
+from core.models import ChatMessage, LlmRequest, LlmResponse, TokenUsage, ToolCall
+from core.pricing import cost_usd
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
+
+
+class OpenAIProvider:
+    """One provider endpoint; `transport` is the seam for MockTransport and the scripted model."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        default_model: str,
+        api_key: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.default_model = default_model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._secret = api_key or None
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers)
+
+    def __repr__(self) -> str:  # the key lives in the client's headers; never show it
+        return f"OpenAIProvider(base_url={self.base_url!r}, default_model={self.default_model!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def complete(self, req: LlmRequest) -> LlmResponse:
+        model = req.settings.model or self.default_model
+        body = build_request_body(req, model)
+        started = time.monotonic()
+        try:
+            response = await self._client.post(f"{self.base_url}/chat/completions", json=body)
+        except httpx.TransportError as exc:
+            raise classify_transport_error(exc, self.base_url) from None
+        latency_ms = (time.monotonic() - started) * 1000
+        if response.status_code != 200:
+            raise classify_response(response, self.base_url, self._secret)
+        try:
+            data = response.json()
+        except ValueError:
+            # Not JSON at all: a proxy or a half-started server answered; worth another attempt.
+            raise TransientError(f"provider at {self.base_url} returned a non-JSON body (HTTP 200)") from None
+        return parse_completion(data, req, model=model, latency_ms=latency_ms)
+
+
+def build_request_body(req: LlmRequest, model: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [_message(m) for m in req.messages],
+        "temperature": req.settings.temperature,
+        "max_tokens": req.settings.max_output_tokens,
+        "seed": req.settings.seed,
+    }
+    if req.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+            }
+            for t in req.tools
+        ]
+    return body
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        # OpenAI's canonical shape: null content beside tool_calls, arguments as a JSON string.
+        out["content"] = message.content or None
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments, sort_keys=True)},
+            }
+            for call in message.tool_calls
+        ]
+    if message.role == "tool":
+        out["tool_call_id"] = message.tool_call_id or ""
+    if message.name and message.role == "tool":
+        out["name"] = message.name
+    return out
+
+
+def parse_completion(data: Any, req: LlmRequest, *, model: str, latency_ms: float) -> LlmResponse:
+    """Turn a 200 body into an LlmResponse; a malformed body becomes `parse_error`, not an exception."""
+    served_model = str(data.get("model") or model) if isinstance(data, dict) else model
+    choice = _first_choice(data)
+    if choice is None:
+        usage = _usage(data, req, "")
+        return LlmResponse(
+            model=served_model,
+            usage=usage,
+            latency_ms=latency_ms,
+            cost_usd=cost_usd(served_model, usage),
+            parse_error="provider response had no choices",
+        )
+    raw_message = choice.get("message")
+    message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
+    finish_reason = choice.get("finish_reason")
+    if finish_reason == "content_filter":
+        raise ContentFilteredError("the provider filtered the completion (finish_reason=content_filter)")
+    raw_content = message.get("content")
+    content = raw_content if isinstance(raw_content, str) else ""
+    native = message.get("tool_calls")
+    if isinstance(native, list) and native:
+        calls, parse_error = _native_calls(native)
+    else:
+        content, calls, parse_error = parse_tool_calls(content, [t.name for t in req.tools])
+    usage = _usage(data, req, content + "".join(json.dumps(c.arguments) for c in calls))
+    return LlmResponse(
+        content=content,
+        tool_calls=tuple(calls),
+        usage=usage,
+        model=served_model,
+        finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+        parse_error=parse_error,
+        latency_ms=latency_ms,
+        cost_usd=cost_usd(served_model, usage),
+    )
+
+
+def _first_choice(data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None
+    return choices[0]
+
+
+def _native_calls(native: list[Any]) -> tuple[list[ToolCall], str | None]:
+    calls: list[ToolCall] = []
+    for item in native:
+        function = item.get("function") if isinstance(item, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            return [], "a native tool call had no function name"
+        arguments, error = parse_arguments(function.get("arguments") if isinstance(function, dict) else None)
+        calls.append(ToolCall(id=f"call_{len(calls)}", name=name, arguments=arguments, arguments_error=error))
+    return calls, None
+
+
+def _usage(data: Any, req: LlmRequest, reply_text: str) -> TokenUsage:
+    """The server's counts when given; else a deterministic estimate (4 chars per token)."""
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if isinstance(usage, dict):
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if isinstance(prompt, int) and isinstance(completion, int) and prompt >= 0 and completion >= 0:
+            return TokenUsage(prompt_tokens=prompt, completion_tokens=completion)
+    return TokenUsage(prompt_tokens=estimate_prompt_tokens(req), completion_tokens=len(reply_text) // 4)
+
+
+def estimate_prompt_tokens(req: LlmRequest) -> int:
+    chars = sum(
+        len(m.content) + sum(len(json.dumps(c.arguments)) for c in m.tool_calls) for m in req.messages
+    )
+    return chars // 4
+
+
+# ── error classification at the HTTP boundary ───────────────────────────────
+
+_OVERFLOW_HINTS = ("context length", "context_length", "maximum context", "too many tokens", "context window")
+_FILTER_HINTS = ("content_filter", "content filter", "content_policy", "content policy")
+
+
+def classify_transport_error(exc: httpx.TransportError, base_url: str) -> AgentError:
+    """No HTTP answer at all: always worth another attempt, and the message names the endpoint."""
+    if isinstance(exc, httpx.ConnectError):
+        return TransientError(f"LLM provider unreachable at {base_url} (connection failed)")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientError(f"LLM provider at {base_url} timed out ({type(exc).__name__})")
+    return TransientError(f"LLM provider at {base_url} dropped the connection ({type(exc).__name__})")
+
+
+def classify_response(response: httpx.Response, base_url: str, secret: str | None) -> AgentError:
+    """Map a non-200 answer to exactly one error class; provider text is kept short and key-free."""
+    status = response.status_code
+    detail = _scrub(response.text[:500], secret)
+    where = f"LLM provider at {base_url} answered HTTP {status}"
+    if status == 429:
+        return RateLimitedError(f"{where} (rate limited)", retry_after=retry_after(response.headers))
+    if status in (408, 409) or status >= 500:
+        return TransientError(f"{where}: {detail[:200]}")
+    if status in (401, 403):
+        # Providers echo (part of) the key in auth errors, so none of their text is kept.
+        return AuthError(f"{where}: credentials rejected; check LLM_API_KEY")
+    lowered = detail.lower()
+    if status == 413 or (status == 400 and any(h in lowered for h in _OVERFLOW_HINTS)):
+        return ContextOverflowError(f"{where}: the prompt does not fit the model's context: {detail[:200]}")
+    if status == 400 and any(h in lowered for h in _FILTER_HINTS):
+        return ContentFilteredError(f"{where}: content refused by the provider's filter")
+    return InvalidInputError(f"{where}: {detail[:200]}")
+
+
+def retry_after(headers: httpx.Headers, now: datetime | None = None) -> timedelta | None:
+    """`retry-after-ms` (OpenAI) wins over `Retry-After`, which is seconds or an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return timedelta(milliseconds=max(0.0, float(millis)))
+        except ValueError:
+            pass
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        return timedelta(seconds=max(0.0, float(value)))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(timedelta(0), when - (now or datetime.now(UTC)))
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
