@@ -10,18 +10,28 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.errors import EXIT_FAILED, CliError
 from cli.runs import query_status
-from core.models import ApproveSignal, AuditEntry, CancelSignal, DenySignal, PendingApproval, RunStatus
+from core.models import (
+    AgentResult,
+    ApproveSignal,
+    AuditEntry,
+    CancelSignal,
+    DenySignal,
+    PendingApproval,
+    RunStatus,
+)
 
 
 async def existing_handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
     """A handle to a run that exists, or a clear error naming the id."""
-    handle = client.get_workflow_handle(workflow_id)
+    handle = client.get_workflow_handle(workflow_id, result_type=AgentResult)
     try:
         await handle.describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise CliError("NotFoundError", f"no run with id {workflow_id!r}") from None
-        raise CliError("TemporalError", f"could not read run {workflow_id}: {exc.message}", EXIT_FAILED) from None
+        raise CliError(
+            "TemporalError", f"could not read run {workflow_id}: {exc.message}", EXIT_FAILED
+        ) from None
     return handle
 
 
@@ -29,7 +39,9 @@ async def live_status(handle: WorkflowHandle[Any, Any]) -> RunStatus:
     status = await query_status(handle)
     if status is None:
         raise CliError(
-            "WorkerUnavailable", f"no worker answered for run {handle.id}; start one with `make worker`", EXIT_FAILED
+            "WorkerUnavailable",
+            f"no worker answered for run {handle.id}; start one with `make worker`",
+            EXIT_FAILED,
         )
     return status
 
@@ -47,7 +59,9 @@ def pick_pending(status: RunStatus, call_id: str | None) -> PendingApproval:
         if item.call_id == call_id:
             return item
     ids = ", ".join(p.call_id for p in status.pending)
-    raise CliError("NotPendingError", f"call {call_id} is not pending in run {status.workflow_id} (pending: {ids})")
+    raise CliError(
+        "NotPendingError", f"call {call_id} is not pending in run {status.workflow_id} (pending: {ids})"
+    )
 
 
 async def _signal_and_confirm(
@@ -57,7 +71,9 @@ async def _signal_and_confirm(
     try:
         await handle.signal(name, payload)
     except RPCError as exc:
-        raise CliError("TemporalError", f"could not signal run {handle.id}: {exc.message}", EXIT_FAILED) from None
+        raise CliError(
+            "TemporalError", f"could not signal run {handle.id}: {exc.message}", EXIT_FAILED
+        ) from None
     for _ in range(50):
         status = await query_status(handle)
         fresh = [a for a in (status.audit if status else ())[before:] if a.call_id == payload.call_id]
@@ -71,14 +87,22 @@ async def _signal_and_confirm(
     raise CliError("TemporalError", f"run {handle.id} did not confirm the decision within 5 s", EXIT_FAILED)
 
 
-async def approve(handle: WorkflowHandle[Any, Any], call_id: str | None, by: str, reason: str | None) -> dict[str, Any]:
+async def approve(
+    handle: WorkflowHandle[Any, Any], call_id: str | None, by: str, reason: str | None
+) -> dict[str, Any]:
     status = await live_status(handle)
     item = pick_pending(status, call_id)
     # Bind the approval to the exact arguments the approver was shown.
     signal = ApproveSignal(call_id=item.call_id, approver=by, reason=reason, args_sha256=item.args_sha256)
     entry = await _signal_and_confirm(handle, "approve", signal, len(status.audit))
-    return {"workflow_id": handle.id, "call_id": item.call_id, "tool": item.tool, "args": item.args,
-            "decision": entry.event, "by": by}
+    return {
+        "workflow_id": handle.id,
+        "call_id": item.call_id,
+        "tool": item.tool,
+        "args": item.args,
+        "decision": entry.event,
+        "by": by,
+    }
 
 
 async def deny(handle: WorkflowHandle[Any, Any], call_id: str | None, by: str, reason: str) -> dict[str, Any]:
@@ -86,12 +110,20 @@ async def deny(handle: WorkflowHandle[Any, Any], call_id: str | None, by: str, r
     item = pick_pending(status, call_id)
     signal = DenySignal(call_id=item.call_id, approver=by, reason=reason)
     entry = await _signal_and_confirm(handle, "deny", signal, len(status.audit))
-    return {"workflow_id": handle.id, "call_id": item.call_id, "tool": item.tool, "decision": entry.event, "by": by}
+    return {
+        "workflow_id": handle.id,
+        "call_id": item.call_id,
+        "tool": item.tool,
+        "decision": entry.event,
+        "by": by,
+    }
 
 
 async def cancel(handle: WorkflowHandle[Any, Any], by: str, reason: str) -> dict[str, Any]:
     try:
         await handle.signal("cancel", CancelSignal(by=by, reason=reason))
     except RPCError as exc:
-        raise CliError("TemporalError", f"could not cancel run {handle.id}: {exc.message}", EXIT_FAILED) from None
+        raise CliError(
+            "TemporalError", f"could not cancel run {handle.id}: {exc.message}", EXIT_FAILED
+        ) from None
     return {"workflow_id": handle.id, "cancel_requested_by": by}

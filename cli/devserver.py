@@ -53,8 +53,12 @@ def _temporal_binary() -> str:
 def _spawn(cmd: list[str], log: Path, pidfile: Path, env: dict[str, str] | None = None) -> int:
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,  # its own session: Ctrl-C in the terminal leaves it running
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,  # its own session: Ctrl-C in the terminal leaves it running
         )
     pidfile.write_text(str(proc.pid))
     return proc.pid
@@ -67,10 +71,19 @@ def start_server(settings: Settings) -> None:
         return
     host, _, port = settings.temporal_address.rpartition(":")
     cmd = [
-        _temporal_binary(), "server", "start-dev",
-        "--db-filename", str(settings.data_dir / "temporal.db"),
-        "--ip", host or "localhost", "--port", port, "--ui-port", "8233",
-        "--log-level", "warn",
+        _temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--ip",
+        host or "localhost",
+        "--port",
+        port,
+        "--ui-port",
+        "8233",
+        "--log-level",
+        "warn",
         *[arg for name, kind in CLI_TYPES.items() for arg in ("--search-attribute", f"{name}={kind}")],
     ]
     pid = _spawn(cmd, settings.data_dir / "logs" / "temporal.log", run / "temporal.pid")
@@ -90,8 +103,12 @@ def start_worker(settings: Settings, timeout: float) -> None:
         return
     (run / READY_FILE).unlink(missing_ok=True)
     env = dict(os.environ, AGENT_WORKER_READY_FILE=str(run / READY_FILE))
-    pid = _spawn([sys.executable, "worker.py"], settings.data_dir / "logs" / "worker.log", run / "worker.pid", env)
-    print(f"worker starting (pid {pid}, LLM_PROVIDER={settings.llm_provider}); loading the model may take a while")
+    pid = _spawn(
+        [sys.executable, "worker.py"], settings.data_dir / "logs" / "worker.log", run / "worker.pid", env
+    )
+    print(
+        f"worker starting (pid {pid}, LLM_PROVIDER={settings.llm_provider}); a model may take a while to load"
+    )
     deadline = time.monotonic() + timeout
     while not (run / READY_FILE).exists():
         if time.monotonic() > deadline or _alive(run / "worker.pid") is None:

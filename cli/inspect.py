@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
@@ -21,19 +21,32 @@ async def status(handle: WorkflowHandle[Any, Any]) -> tuple[int, dict[str, Any]]
     """Live state from the run when a worker answers, else what the server alone knows."""
     desc = await handle.describe()
     if desc.status == WorkflowExecutionStatus.COMPLETED:
-        result = await handle.result(result_type=AgentResult)
-        data = {"workflow_id": handle.id, "state": result.status.value, "turns": result.turns,
-                "answer": result.answer, "usage": result.usage.model_dump(), "cost_usd": result.cost_usd}
+        result: AgentResult = await handle.result()
+        data = {
+            "workflow_id": handle.id,
+            "state": result.status.value,
+            "turns": result.turns,
+            "answer": result.answer,
+            "usage": result.usage.model_dump(),
+            "cost_usd": result.cost_usd,
+        }
         return EXIT_BY_STATE[result.status], data
     if desc.status != WorkflowExecutionStatus.RUNNING:
         name = desc.status.name.lower() if desc.status else "unknown"
-        return EXIT_FAILED, {"workflow_id": handle.id, "state": name,
-                             "note": f"the run ended as {name} in Temporal, outside the agent's own outcomes"}
+        return EXIT_FAILED, {
+            "workflow_id": handle.id,
+            "state": name,
+            "note": f"the run ended as {name} in Temporal, outside the agent's own outcomes",
+        }
     live = await query_status(handle)
     if live is None:
         attrs = desc.typed_search_attributes
-        return EXIT_OK, {"workflow_id": handle.id, "state": attrs.get(sa.AGENT_STATUS) or "running",
-                         "turn": attrs.get(sa.AGENT_TURNS), "note": "no worker is running; state from search attributes"}
+        return EXIT_OK, {
+            "workflow_id": handle.id,
+            "state": attrs.get(sa.AGENT_STATUS) or "running",
+            "turn": attrs.get(sa.AGENT_TURNS),
+            "note": "no worker is running; state from search attributes",
+        }
     data = live.model_dump(mode="json", exclude={"steps", "calls", "audit"})
     code = EXIT_HUMAN if live.state == RunState.AWAITING_APPROVAL else EXIT_OK
     return code, data
@@ -57,8 +70,9 @@ async def replay(client: Client | None, target: str) -> dict[str, Any]:
     from workflows.agent import AgentWorkflow  # the CLI needs the workflow code only to replay it
 
     path = Path(target)
-    if path.suffix == ".json" and path.exists():
-        history = WorkflowHistory.from_json(path.stem, path.read_text())
+    text = await asyncio.to_thread(path.read_text) if path.suffix == ".json" and path.is_file() else None  # noqa: ASYNC240
+    if text is not None:
+        history = WorkflowHistory.from_json(path.stem, text)
     elif client is not None:
         history = await client.get_workflow_handle(target).fetch_history()
     else:
@@ -66,5 +80,7 @@ async def replay(client: Client | None, target: str) -> dict[str, Any]:
     replayer = Replayer(workflows=[AgentWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is not None:
-        raise CliError("NonDeterminismError", f"replay of {target} failed: {result.replay_failure}", EXIT_FAILED)
+        raise CliError(
+            "NonDeterminismError", f"replay of {target} failed: {result.replay_failure}", EXIT_FAILED
+        )
     return {"replayed": target, "ok": True}

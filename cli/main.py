@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -31,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--user", default="anonymous")
     run.add_argument("--id", dest="run_id", help="request id = workflow id; a repeat joins the same run")
     run.add_argument("--no-wait", action="store_true", help="print the run id and return at once")
-    for name, helptext in (("approve", "approve a pending irreversible call"), ("deny", "deny a pending call")):
+    for name, helptext in (
+        ("approve", "approve a pending irreversible call"),
+        ("deny", "deny a pending call"),
+    ):
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("workflow_id")
         cmd.add_argument("--call", dest="call_id", help="the pending call id (needed when several wait)")
@@ -74,10 +78,10 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         return outcome.code, outcome.data
     if args.command == "replay":
         try:
-            client: Client | None = await _client(settings)
+            maybe_client: Client | None = await _client(settings)
         except CliError:
-            client = None
-        return EXIT_OK, await inspect.replay(client, args.target)
+            maybe_client = None  # a history file replays without a server
+        return EXIT_OK, await inspect.replay(maybe_client, args.target)
     client = await _client(settings)
     handle = await decisions.existing_handle(client, args.workflow_id)
     if args.command == "status":
@@ -109,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         code, data = asyncio.run(dispatch(args, lambda line: print(line, file=stream, flush=True)))
     except (CliError, ConfigError, ValidationError) as exc:
         err = exc if isinstance(exc, CliError) else CliError(type(exc).__name__, str(exc), EXIT_USAGE)
+        if as_json:
+            print(json.dumps({"error": {"type": err.kind, "message": err.message}, "exit_code": err.code}))
+        else:
+            print(f"error ({err.kind}): {err.message}", file=sys.stderr)
+        return err.code
+    except Exception as exc:  # last resort: a clear line instead of a traceback (AGENT_DEBUG=1 shows it)
+        if os.environ.get("AGENT_DEBUG"):
+            raise
+        err = CliError(type(exc).__name__, str(exc) or repr(exc), EXIT_FAILED)
         if as_json:
             print(json.dumps({"error": {"type": err.kind, "message": err.message}, "exit_code": err.code}))
         else:

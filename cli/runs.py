@@ -10,7 +10,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -40,7 +45,9 @@ def build_request(task: str, user: str) -> AgentRequest:
         raise CliError("InvalidInputError", f"invalid run request: {problems}") from None
 
 
-async def start(client: Client, settings: Settings, request: AgentRequest, run_id: str | None) -> WorkflowHandle[Any, Any]:
+async def start(
+    client: Client, settings: Settings, request: AgentRequest, run_id: str | None
+) -> WorkflowHandle[Any, Any]:
     """Start a run, or attach to the run that already has this id."""
     workflow_id = run_id or f"agent-{uuid.uuid4().hex[:12]}"
     try:
@@ -52,13 +59,15 @@ async def start(client: Client, settings: Settings, request: AgentRequest, run_i
             result_type=AgentResult,
             # A second start of the same request id joins the running run instead of starting another.
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # ...and once it has finished, the id stays taken: the caller gets that run's result.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
-                    sa.AGENT_STATUS.value_set("running"),
-                    sa.AGENT_USER.value_set(request.user_id),
-                    sa.AGENT_TURNS.value_set(0),
-                    sa.AGENT_COST_USD.value_set(0.0),
-                    sa.AGENT_PROMPT_VERSION.value_set(PROMPT_VERSION),
+                    SearchAttributePair(sa.AGENT_STATUS, "running"),
+                    SearchAttributePair(sa.AGENT_USER, request.user_id),
+                    SearchAttributePair(sa.AGENT_TURNS, 0),
+                    SearchAttributePair(sa.AGENT_COST_USD, 0.0),
+                    SearchAttributePair(sa.AGENT_PROMPT_VERSION, PROMPT_VERSION),
                 ]
             ),
         )
@@ -82,7 +91,7 @@ async def follow(
     handle: WorkflowHandle[Any, Any], emit: Emit, on_pending: OnPending | None = None
 ) -> AgentResult:
     """Print each step as it starts and ends until the run finishes; return its result."""
-    printer = ProgressPrinter(handle.id)
+    printer = ProgressPrinter(handle.id, show_commands=on_pending is None)
     result_task = asyncio.ensure_future(handle.result())
     handled: set[str] = set()
     waiting_noted = False

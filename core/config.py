@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 DEFAULT_TASK_QUEUE = "agent-tasks"
 ProviderName = Literal["local", "openai", "scripted"]
@@ -40,7 +40,7 @@ class Settings:
             temporal_address=env.get("TEMPORAL_ADDRESS", cls.temporal_address),
             namespace=env.get("TEMPORAL_NAMESPACE", cls.namespace),
             task_queue=env.get("AGENT_TASK_QUEUE", cls.task_queue),
-            llm_provider=provider,  # type: ignore[arg-type]
+            llm_provider=cast(ProviderName, provider),
             llm_base_url=env.get("LLM_BASE_URL") or None,
             llm_api_key=env.get("LLM_API_KEY") or None,
             llm_model=env.get("LLM_MODEL") or None,

@@ -34,4 +34,6 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
         cache_logger_on_first_use=True,
     )
     # The SDK and workflow.logger use stdlib logging: same stream, same level.
-    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=numeric, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )

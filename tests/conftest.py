@@ -13,6 +13,7 @@ import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -29,7 +30,7 @@ SCRIPTED_URL = "http://scripted.invalid/v1"
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:
-    kinds = {
+    kinds: dict[SearchAttributeKey[Any], IndexedValueType.ValueType] = {
         AGENT_STATUS: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
         AGENT_USER: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
         AGENT_PROMPT_VERSION: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -38,7 +39,7 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     }
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
-            namespace=namespace, search_attributes={k.name: int(v) for k, v in kinds.items()}
+            namespace=namespace, search_attributes={k.name: v for k, v in kinds.items()}
         )
     )
 
@@ -90,7 +91,11 @@ class Harness:
         queue = f"tq-{uuid.uuid4().hex[:8]}"
         provider = provider or scripted_provider({task: script})
         worker = build_worker(
-            self.env.client, queue, provider, self.store, faults,
+            self.env.client,
+            queue,
+            provider,
+            self.store,
+            faults,
             max_cached_workflows=0,  # every workflow task replays from history: determinism is tested
             workflow_failure_exception_types=[Exception],  # a sandbox error fails the test, not hangs it
         )

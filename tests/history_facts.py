@@ -40,8 +40,9 @@ def scheduled_together(history: WorkflowHistory, activity_type: str) -> int:
             if e.activity_task_scheduled_event_attributes.activity_type.name.startswith(activity_type):
                 run += 1
                 best = max(best, run)
-        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            run = 0
-        elif e.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        elif (
+            e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            or e.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        ):
             run = 0
     return best

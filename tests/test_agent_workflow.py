@@ -27,8 +27,9 @@ def answer(text: str) -> ScriptedReply:
     return ScriptedReply(content=text)
 
 
-REFUND = call("initiate_refund", transaction_id="pay_ABC124", amount="49.99", currency="USD",
-              reason="duplicate charge")
+REFUND = call(
+    "initiate_refund", transaction_id="pay_ABC124", amount="49.99", currency="USD", reason="duplicate charge"
+)
 
 
 async def wait_for_pending(handle: WorkflowHandle[Any, AgentResult]) -> RunStatus:
@@ -84,8 +85,12 @@ async def test_invalid_arguments_are_one_observation_and_no_activity(harness: Ha
 async def test_malformed_arguments_json_is_rejected_without_activity(harness: Harness) -> None:
     result, history = await harness.run(
         "malformed json arguments",
-        [ScriptedReply(tool_calls=[ScriptedToolCall(name="get_transaction", arguments='{"transaction_id": ')]),
-         answer("Sorry.")],
+        [
+            ScriptedReply(
+                tool_calls=[ScriptedToolCall(name="get_transaction", arguments='{"transaction_id": ')]
+            ),
+            answer("Sorry."),
+        ],
     )
     assert result.tool_calls[0].error_type == "InvalidInputError"
     assert [a for a in scheduled_activities(history) if a.startswith("tool.")] == []
@@ -94,8 +99,13 @@ async def test_malformed_arguments_json_is_rejected_without_activity(harness: Ha
 async def test_independent_calls_run_in_parallel_and_return_in_order(harness: Harness) -> None:
     result, history = await harness.run(
         "two lookups",
-        [calls(call("get_transaction", transaction_id="pay_ABC123"), call("get_merchant_account", merchant_id="MID001")),
-         answer("done")],
+        [
+            calls(
+                call("get_transaction", transaction_id="pay_ABC123"),
+                call("get_merchant_account", merchant_id="MID001"),
+            ),
+            answer("done"),
+        ],
     )
     assert [r.tool for r in result.tool_calls] == ["get_transaction", "get_merchant_account"]
     assert [r.call_id for r in result.tool_calls] == ["t1-1", "t1-2"]
@@ -109,9 +119,15 @@ async def test_refund_waits_for_approval_then_runs_once(harness: Harness) -> Non
         status = await wait_for_pending(handle)
         assert status.state == RunState.AWAITING_APPROVAL
         [item] = status.pending
-        assert (item.call_id, item.tool, item.args["transaction_id"]) == ("t1-1", "initiate_refund", "pay_ABC124")
+        assert (item.call_id, item.tool, item.args["transaction_id"]) == (
+            "t1-1",
+            "initiate_refund",
+            "pay_ABC124",
+        )
         assert await harness.store.count("refunds") == before  # nothing runs before the approval
-        await handle.signal("approve", ApproveSignal(call_id="t1-1", approver="alice", args_sha256=item.args_sha256))
+        await handle.signal(
+            "approve", ApproveSignal(call_id="t1-1", approver="alice", args_sha256=item.args_sha256)
+        )
 
     result, _ = await harness.run("refund it", [calls(REFUND), answer("Refunded.")], during=approve)
     assert result.status == RunState.COMPLETED
@@ -144,10 +160,14 @@ async def test_approval_for_wrong_hash_or_call_changes_nothing(harness: Harness)
         await handle.signal("approve", ApproveSignal(call_id="t9-9", approver="eve"))
         again: RunStatus = await handle.query("status", result_type=RunStatus)
         assert again.pending and again.state == RunState.AWAITING_APPROVAL
-        await handle.signal("approve", ApproveSignal(call_id="t1-1", approver="alice",
-                                                     args_sha256=status.pending[0].args_sha256))
+        await handle.signal(
+            "approve",
+            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
+        )
 
-    result, _ = await harness.run("refund with noise", [calls(REFUND), answer("ok")], during=confused_then_right)
+    result, _ = await harness.run(
+        "refund with noise", [calls(REFUND), answer("ok")], during=confused_then_right
+    )
     assert result.tool_calls[0].approved_by == "alice"
     assert [a.event for a in result.audit if a.call_id == "t1-1"] == ["requested", "rejected", "approved"]
 
@@ -163,13 +183,17 @@ async def test_max_turns_ends_honestly_without_exception(harness: Harness) -> No
 async def test_refund_retried_after_its_write_is_stored_once(harness: Harness) -> None:
     async def approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
         status = await wait_for_pending(handle)
-        await handle.signal("approve", ApproveSignal(call_id="t1-1", approver="alice",
-                                                     args_sha256=status.pending[0].args_sha256))
+        await handle.signal(
+            "approve",
+            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
+        )
 
     before = await harness.store.count("refunds")
     result, history = await harness.run(
-        "refund with a crash after the write", [calls(REFUND), answer("Refunded.")],
-        faults=ToolFaults(fail_after_side_effect={"initiate_refund": 1}), during=approve,
+        "refund with a crash after the write",
+        [calls(REFUND), answer("Refunded.")],
+        faults=ToolFaults(fail_after_side_effect={"initiate_refund": 1}),
+        during=approve,
     )
     assert result.tool_calls[0].outcome == ToolOutcome.OK
     assert attempts_by_activity(history)["tool.initiate_refund"] == 2
@@ -192,12 +216,17 @@ async def test_second_start_with_same_id_joins_the_run(harness: Harness) -> None
     async def start_again(handle: WorkflowHandle[Any, AgentResult]) -> None:
         await wait_for_pending(handle)
         again = await harness.env.client.start_workflow(
-            "AgentWorkflow", AgentRequest(task="refund once"), id=handle.id,
-            task_queue="unused-queue", id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            "AgentWorkflow",
+            AgentRequest(task="refund once"),
+            id=handle.id,
+            task_queue="unused-queue",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         assert again.result_run_id == handle.result_run_id  # the same run, not a second one
         status = await wait_for_pending(handle)
-        await handle.signal("approve", ApproveSignal(call_id="t1-1", approver="a", args_sha256=status.pending[0].args_sha256))
+        await handle.signal(
+            "approve", ApproveSignal(call_id="t1-1", approver="a", args_sha256=status.pending[0].args_sha256)
+        )
 
     before = await harness.store.count("refunds")
     result, _ = await harness.run("refund once", [calls(REFUND), answer("done")], during=start_again)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -143,7 +145,10 @@ class AgentWorkflow:
         if routed.spec is None or routed.args is None:
             err = routed.error or InvalidInputError(f"call {call.id} could not be routed")
             return self._record(
-                turn, routed, m.ToolOutcome.REJECTED, observations.failure(err.type_name, err.message, err.details),
+                turn,
+                routed,
+                m.ToolOutcome.REJECTED,
+                observations.failure(err.type_name, err.message, err.details),
                 err.type_name,
             )
         spec, args = routed.spec, routed.args
@@ -153,8 +158,11 @@ class AgentWorkflow:
             if decision.verdict == "denied":
                 message = f"a human did not approve this call ({decision.actor}: {decision.reason})"
                 return self._record(
-                    turn, routed, m.ToolOutcome.DENIED,
-                    observations.failure("PermissionDeniedError", message), "PermissionDeniedError",
+                    turn,
+                    routed,
+                    m.ToolOutcome.DENIED,
+                    observations.failure("PermissionDeniedError", message),
+                    "PermissionDeniedError",
                 )
             approver = decision.actor
         label = f"{spec.name}({_short(args)})"
@@ -177,8 +185,13 @@ class AgentWorkflow:
         except ActivityError as err:
             error_type, message, details = failure_of(err)
             return self._record(
-                turn, routed, m.ToolOutcome.ERROR, observations.failure(error_type, message, details),
-                error_type, started, approver,
+                turn,
+                routed,
+                m.ToolOutcome.ERROR,
+                observations.failure(error_type, message, details),
+                error_type,
+                started,
+                approver,
             )
         finally:
             self._in_flight.pop(call.id, None)
@@ -199,7 +212,7 @@ class AgentWorkflow:
                     lambda: call_id in self._gate.decisions or self._cancel is not None,
                     timeout=item.deadline - workflow.now(),
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._gate.expire(call_id, workflow.now())
             if self._cancel is not None and call_id not in self._gate.decisions:
                 self._gate.expire(call_id, workflow.now())
@@ -272,22 +285,17 @@ class AgentWorkflow:
         """Keep the state and search attributes current; upsert only what changed."""
         if self._state not in m.FINAL_STATES:
             self._state = m.RunState.AWAITING_APPROVAL if self._gate.pending else m.RunState.RUNNING
-        values: dict[str, object] = {
-            AGENT_STATUS.name: self._state.value,
-            AGENT_USER.name: self._request.user_id,
-            AGENT_TURNS.name: self._turn,
-            AGENT_COST_USD.name: round(self._cost, 6),
-            AGENT_PROMPT_VERSION.name: prompts.PROMPT_VERSION,
-        }
-        keys = (AGENT_STATUS, AGENT_USER, AGENT_TURNS, AGENT_COST_USD, AGENT_PROMPT_VERSION)
-        updates = [
-            key.value_set(values[key.name])  # type: ignore[attr-defined]
-            for key in keys
-            if self._published.get(key.name) != values[key.name]
+        candidates: list[SearchAttributeUpdate[Any]] = [
+            AGENT_STATUS.value_set(self._state.value),
+            AGENT_USER.value_set(self._request.user_id),
+            AGENT_TURNS.value_set(self._turn),
+            AGENT_COST_USD.value_set(round(self._cost, 6)),
+            AGENT_PROMPT_VERSION.value_set(prompts.PROMPT_VERSION),
         ]
+        updates = [u for u in candidates if self._published.get(u.key.name) != u.value]
         if updates:
             workflow.upsert_search_attributes(updates)
-            self._published.update(values)
+            self._published.update({u.key.name: u.value for u in updates})
 
     @workflow.signal(name="approve")
     def approve(self, signal: m.ApproveSignal) -> None:

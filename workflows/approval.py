@@ -118,5 +118,7 @@ class ApprovalGate:
         args_sha256: str | None = None,
     ) -> None:
         self.audit.append(
-            AuditEntry(at=now, event=event, call_id=call_id, actor=actor, reason=reason, args_sha256=args_sha256)
+            AuditEntry(
+                at=now, event=event, call_id=call_id, actor=actor, reason=reason, args_sha256=args_sha256
+            )
         )

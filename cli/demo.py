@@ -1,0 +1,67 @@
+"""`make demo`: one support case on the embedded model, approved by a demo operator when it pauses."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+
+from cli import decisions, runs
+from cli.errors import CliError
+from cli.render import approve_commands
+from core.client import connect
+from core.config import Settings
+from core.models import PendingApproval
+
+DEMO_TASK = "Merchant MID001 says pay_ABC123 was charged twice; refund the duplicate."
+OPERATOR = "demo-operator"
+PAUSE_SECONDS = 3.0
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def approve_as_operator(handle: WorkflowHandle[Any, Any], item: PendingApproval) -> None:
+    say("")
+    say(f"  The run is waiting for a human to approve {item.tool} (call {item.call_id}).")
+    say("  A person would now run one of:")
+    for command in approve_commands(handle.id, item, approver="YOUR_NAME"):
+        say(f"    {command}")
+    say(f"  (or use Signal in the Temporal UI). So the demo finishes by itself, in {PAUSE_SECONDS:.0f} s")
+    say(f"  it approves as {OPERATOR}.")
+    await asyncio.sleep(PAUSE_SECONDS)
+    decision = await decisions.approve(handle, item.call_id, OPERATOR, "approved by the demo script")
+    say(f"  ✔ approved {decision['call_id']} ({decision['tool']}) as {OPERATOR}")
+    say("")
+
+
+async def demo() -> int:
+    settings = Settings.from_env()
+    client = await connect(settings)
+    request = runs.build_request(DEMO_TASK, "demo-user")
+    run_id = time.strftime("demo-%Y%m%d-%H%M%S")
+    handle = await runs.start(client, settings, request, run_id)
+    say(f"task: {DEMO_TASK}")
+    say(f"run {handle.id} started (model: {settings.llm_provider}); live progress:")
+    result = await runs.follow(handle, say, on_pending=approve_as_operator)
+    outcome = runs.outcome_of(result, settings)
+    for line in runs.render_result(outcome.data):
+        say(line)
+    say(f"inspect it: python starter.py status {handle.id}   (stop everything with `make stop`)")
+    return outcome.code
+
+
+def main() -> None:
+    try:
+        sys.exit(asyncio.run(demo()))
+    except CliError as exc:
+        print(f"error ({exc.kind}): {exc.message}", file=sys.stderr)
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()

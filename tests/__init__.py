@@ -1,0 +1,1 @@
+"""Tests: pure policies, activities, workflows on the time-skipping server, replay."""
