@@ -71,11 +71,15 @@ class AgentWorkflow:
         """One ReAct turn: think, then act on the proposed calls (raises Stop to end the run)."""
         reply = await self._think(turn)
         if reply.parse_error is not None or (not reply.tool_calls and not reply.content.strip()):
-            error = reply.parse_error or "empty reply"
+            # Bad model output is data: the model is told and the turn budget bounds the retries.
+            if reply.finish_reason == "length":
+                nudge = prompts.CUT_OFF_REPLY
+            elif reply.parse_error is not None:
+                nudge = prompts.UNPARSEABLE_REPLY.format(error=reply.parse_error)
+            else:
+                nudge = prompts.EMPTY_REPLY
             self._messages.append(m.ChatMessage(role="assistant", content=reply.content))
-            self._messages.append(
-                m.ChatMessage(role="user", content=prompts.UNPARSEABLE_REPLY.format(error=error))
-            )
+            self._messages.append(m.ChatMessage(role="user", content=nudge))
             return
         if not reply.tool_calls:
             denied = any(c.outcome == m.ToolOutcome.DENIED for c in self._calls)
@@ -250,10 +254,12 @@ class AgentWorkflow:
     def _end_if_escalated(self, records: list[m.ToolCallRecord]) -> None:
         for record in records:
             if record.tool == ESCALATE_TOOL and record.outcome == m.ToolOutcome.OK:
+                ticket = observations.field_of(record.observation, "ticket_id") or "pending"
+                reason = record.args.get("reason", "")
                 answer = (
-                    "I have handed this case to a human colleague, who will follow up. "
-                    f"Details: {record.observation}"
-                )
+                    f"I have handed this case to a human colleague (ticket {ticket}), who will follow up. "
+                    f"Reason: {reason}"
+                ).strip()
                 raise Stop(m.RunState.ESCALATED, answer, "escalate_to_human")
 
     def _check_cancel(self) -> None:
