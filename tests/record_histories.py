@@ -1,0 +1,101 @@
+"""Record workflow histories for the replay tests: `python -m tests.record_histories`.
+
+Run it only when a workflow change is meant to be incompatible (and then behind
+`workflow.patched`): never re-record to make a failing replay test pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.llm.scripted import ScriptedReply, ScriptedToolCall
+from activities.tools.store import Store
+from core.models import AgentResult, ApproveSignal, DenySignal, RunStatus
+from tests.conftest import BIN, Harness, register_search_attributes
+
+HISTORIES = Path(__file__).parent / "histories"
+Scenario = tuple[
+    str, list[ScriptedReply], Callable[[WorkflowHandle[Any, AgentResult]], Awaitable[None]] | None
+]
+
+
+def _call(name: str, **arguments: Any) -> ScriptedReply:
+    return ScriptedReply(tool_calls=[ScriptedToolCall(name=name, arguments=arguments)])
+
+
+REFUND = _call(
+    "initiate_refund", transaction_id="pay_ABC124", amount="49.99", currency="USD", reason="duplicate"
+)
+LOOKUPS = ScriptedReply(
+    tool_calls=[
+        ScriptedToolCall(name="get_transaction", arguments={"transaction_id": "pay_ABC123"}),
+        ScriptedToolCall(name="get_merchant_account", arguments={"merchant_id": "MID001"}),
+    ]
+)
+
+
+async def _pending(handle: WorkflowHandle[Any, AgentResult]) -> RunStatus:
+    while True:
+        status: RunStatus = await handle.query("status", result_type=RunStatus)
+        if status.pending:
+            return status
+        await asyncio.sleep(0.05)
+
+
+async def _approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
+    item = (await _pending(handle)).pending[0]
+    await handle.signal(
+        "approve", ApproveSignal(call_id=item.call_id, approver="alice", args_sha256=item.args_sha256)
+    )
+
+
+async def _deny(handle: WorkflowHandle[Any, AgentResult]) -> None:
+    item = (await _pending(handle)).pending[0]
+    await handle.signal("deny", DenySignal(call_id=item.call_id, approver="bob", reason="not a duplicate"))
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "refund_approved": ("refund approved", [LOOKUPS, REFUND, ScriptedReply(content="Refunded.")], _approve),
+    "refund_denied": ("refund denied", [LOOKUPS, REFUND, ScriptedReply(content="Not refunded.")], _deny),
+    "routing_rejections": (
+        "routing rejections",
+        [
+            _call("get_transactoin", transaction_id="pay_ABC123"),
+            _call("get_transaction", transaction_id="x"),
+            ScriptedReply(content='<tool_call>{"name": '),
+            ScriptedReply(content="Sorry."),
+        ],
+        None,
+    ),
+    "max_turns": ("max turns", [_call("search_knowledge_base", query="refund")] * 9, None),
+    "escalated": (
+        "escalate",
+        [_call("escalate_to_human", reason="merchant asks for a manager", summary="wants a manager")],
+        None,
+    ),
+}
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    await register_search_attributes(env.client)
+    async with env:
+        for name, (task, script, during) in SCENARIOS.items():
+            harness = Harness(env, Store.open(tempfile.mkdtemp()))
+            result, history = await harness.run(task, script, during=during, workflow_id=f"recorded-{name}")
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+            print(f"{name}: {result.status.value}, {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
