@@ -41,9 +41,11 @@ async def status(handle: WorkflowHandle[Any, Any]) -> tuple[int, dict[str, Any]]
     live = await query_status(handle)
     if live is None:
         attrs = desc.typed_search_attributes
-        return EXIT_OK, {
+        state = attrs.get(sa.AGENT_STATUS) or "running"
+        code = EXIT_HUMAN if state == RunState.AWAITING_APPROVAL.value else EXIT_OK
+        return code, {
             "workflow_id": handle.id,
-            "state": attrs.get(sa.AGENT_STATUS) or "running",
+            "state": state,
             "turn": attrs.get(sa.AGENT_TURNS),
             "note": "no worker is running; state from search attributes",
         }

@@ -82,12 +82,12 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         except CliError:
             maybe_client = None  # a history file replays without a server
         return EXIT_OK, await inspect.replay(maybe_client, args.target)
+    if args.command in ("approve", "deny") and not args.by:
+        raise CliError("UsageError", f"{args.command} needs --by NAME: every decision records who made it")
     client = await _client(settings)
     handle = await decisions.existing_handle(client, args.workflow_id)
     if args.command == "status":
         return await inspect.status(handle)
-    if args.command in ("approve", "deny") and not args.by:
-        raise CliError("UsageError", f"{args.command} needs --by NAME: every decision records who made it")
     if args.command == "approve":
         return EXIT_OK, await decisions.approve(handle, args.call_id, args.by, args.reason)
     if args.command == "deny":

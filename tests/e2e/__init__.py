@@ -1,0 +1,1 @@
+"""End-to-end tests: the real embedded model, real servers."""

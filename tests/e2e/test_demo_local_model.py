@@ -1,0 +1,62 @@
+"""The demo case end to end on the real embedded model (Qwen2.5-Coder-1.5B via xllamacpp).
+
+Asserts structure, not wording: the run ends completed or escalated, and the refund was
+stored exactly once, after a human approved it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle
+
+from activities.llm.factory import open_provider
+from cli.demo import DEMO_TASK
+from core.config import Settings
+from core.models import FINAL_STATES, AgentResult, ApproveSignal, RunState, RunStatus, ToolOutcome
+from tests.conftest import Harness
+
+pytestmark = [
+    pytest.mark.local_model,
+    pytest.mark.skipif(os.environ.get("AGENT_SKIP_LOCAL_MODEL") == "1", reason="AGENT_SKIP_LOCAL_MODEL=1"),
+]
+MODEL_DIR = Path(os.environ.get("AGENT_DATA_DIR", ".data"))
+RUN_DEADLINE_S = 480  # 8 turns of a 1.5B model on 2 cores, with margin
+
+
+async def test_demo_case_on_the_local_model(harness: Harness) -> None:
+    refunds_before = await harness.store.count("refunds")
+    approvals: list[str] = []
+
+    async def approve_each(handle: WorkflowHandle[Any, AgentResult]) -> None:
+        # The model may propose a refund at any turn; approve what it asks, as the demo operator does.
+        deadline = asyncio.get_running_loop().time() + RUN_DEADLINE_S
+        while asyncio.get_running_loop().time() < deadline:
+            status: RunStatus = await handle.query("status", result_type=RunStatus)
+            if status.state in FINAL_STATES:
+                return
+            for item in status.pending:
+                if item.call_id not in approvals:
+                    assert await harness.store.count("refunds") == refunds_before  # nothing before approval
+                    approvals.append(item.call_id)
+                    signal = ApproveSignal(
+                        call_id=item.call_id, approver="demo-operator", args_sha256=item.args_sha256
+                    )
+                    await handle.signal("approve", signal)
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"the run did not finish within {RUN_DEADLINE_S} s")
+
+    settings = Settings(llm_provider="local", data_dir=MODEL_DIR)
+    async with open_provider(settings) as provider:
+        result, _ = await harness.run(DEMO_TASK, [], provider=provider, during=approve_each)
+
+    assert result.status in (RunState.COMPLETED, RunState.ESCALATED), result.answer
+    refunds = [c for c in result.tool_calls if c.tool == "initiate_refund" and c.outcome == ToolOutcome.OK]
+    assert len(refunds) == 1 and refunds[0].approved_by == "demo-operator"
+    assert refunds[0].args["transaction_id"] in ("pay_ABC123", "pay_ABC124")
+    assert await harness.store.count("refunds") == refunds_before + 1
+    assert [a.event for a in result.audit][:2] == ["requested", "approved"]

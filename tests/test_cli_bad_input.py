@@ -1,0 +1,286 @@
+"""The CLI's typed errors and exit codes (DESIGN §4), in-process, against a real dev server and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.demo import DEMO_TASK
+from cli.main import main
+from core.client import connect
+from core.config import Settings
+from core.models import AgentResult, ToolOutcome
+from core.search_attributes import CLI_TYPES
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPORAL = Path(sys.executable).parent / "temporal"
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Runs `starter.py ARGV` in-process; returns (exit code, stdout, stderr)."""
+    monkeypatch.delenv("AGENT_DEBUG", raising=False)
+    monkeypatch.setenv("LLM_PROVIDER", "scripted")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+# ── no server needed ────────────────────────────────────────────────────────
+
+
+def test_empty_task_is_a_usage_error(cli: Cli) -> None:
+    code, out, err = cli("run", "")
+    assert code == 2 and out == ""
+    assert err.startswith("error (InvalidInputError):") and "task" in err
+
+
+def test_blank_task_is_a_usage_error(cli: Cli) -> None:
+    code, _, err = cli("run", "   \n ")
+    assert code == 2 and "InvalidInputError" in err and "blank" in err
+
+
+def test_oversized_task_is_a_usage_error(cli: Cli) -> None:
+    code, _, err = cli("run", "x" * 20_001)
+    assert code == 2 and "InvalidInputError" in err and "20000" in err
+
+
+def test_unknown_subcommand_is_a_usage_error(cli: Cli) -> None:
+    code, _, err = cli("frobnicate", "x")
+    assert code == 2 and "UsageError" in err and "frobnicate" in err
+
+
+def test_deny_without_reason_is_a_usage_error(cli: Cli) -> None:
+    code, _, err = cli("deny", "some-id")
+    assert code == 2 and "UsageError" in err and "--reason" in err
+
+
+def test_json_error_is_one_document_on_stdout(cli: Cli) -> None:
+    code, out, err = cli("--json", "run", "")
+    assert code == 2 and err == ""
+    doc = json.loads(out)  # the whole of stdout is one document
+    assert doc["exit_code"] == 2
+    assert doc["error"]["type"] == "InvalidInputError" and doc["error"]["message"]
+
+
+def test_unknown_provider_names_the_setting(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "bogus")
+    code, _, err = cli("status", "some-id")
+    assert code == 2 and "ConfigError" in err and "LLM_PROVIDER" in err and "bogus" in err
+
+
+def test_unreachable_temporal_is_exit_1_without_traceback(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    code, out, err = cli("status", "some-id")
+    assert code == 1
+    assert "cannot reach Temporal at 127.0.0.1:1" in err and "TemporalUnavailable" in err
+    assert "Traceback" not in out + err
+
+
+# ── against a dev server with a scripted worker ────────────────────────────
+
+
+@dataclass(frozen=True)
+class Stack:
+    address: str
+    queue: str
+    data_dir: Path
+
+    def refunds(self, key_prefix: str = "") -> int:
+        """Rows in the worker's refunds table whose idempotency key starts with `key_prefix`."""
+        with sqlite3.connect(self.data_dir / "support.db") as conn:
+            sql = "SELECT COUNT(*) FROM refunds WHERE idempotency_key LIKE ?"
+            row = conn.execute(sql, (f"{key_prefix}%",)).fetchone()
+        return int(row[0])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(ready: Callable[[], bool], what: str, procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        dead = [p.args for p in procs if p.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start (exited: {dead})")
+        time.sleep(0.2)
+
+
+def _server_ready(address: str) -> bool:
+    async def probe() -> None:
+        client = await connect(Settings(temporal_address=address))
+        await client.count_workflows()  # visibility answers, so search attributes are registered
+
+    try:
+        asyncio.run(probe())
+    except Exception:
+        return False
+    return True
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("cli-stack")
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    attrs = [arg for name, kind in CLI_TYPES.items() for arg in ("--search-attribute", f"{name}={kind}")]
+    server_cmd = [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1"]
+    server_cmd += ["--port", str(port), "--http-port", str(_free_port())]
+    server_cmd += ["--db-filename", str(tmp / "temporal.db"), "--log-level", "error", *attrs]
+    procs: list[subprocess.Popen[bytes]] = []
+    with (tmp / "server.log").open("wb") as log:
+        procs.append(subprocess.Popen(server_cmd, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        _wait(lambda: _server_ready(address), "temporal dev server", procs, 30)
+        stack = Stack(address, f"cli-{uuid.uuid4().hex[:8]}", tmp / "data")
+        ready_file = tmp / "worker.ready"
+        env = {
+            "PATH": str(Path(sys.executable).parent),
+            "TEMPORAL_ADDRESS": address,
+            "AGENT_TASK_QUEUE": stack.queue,
+            "LLM_PROVIDER": "scripted",
+            "AGENT_DATA_DIR": str(stack.data_dir),
+            "AGENT_WORKER_READY_FILE": str(ready_file),
+        }
+        with (tmp / "worker.log").open("wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "worker.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
+        _wait(ready_file.exists, "worker", procs, 30)
+        yield stack
+    finally:
+        for proc in reversed(procs):  # the worker first, then the server it talks to
+            _stop(proc)
+
+
+@pytest.fixture
+def live(cli: Cli, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", stack.address)
+    monkeypatch.setenv("AGENT_TASK_QUEUE", stack.queue)
+    monkeypatch.setenv("AGENT_DATA_DIR", str(stack.data_dir))
+    return cli
+
+
+def status_until(cli: Cli, workflow_id: str, state: str, timeout: float = 20) -> tuple[int, dict[str, Any]]:
+    """Poll `--json status ID` until the run reports `state`; returns (exit code, document)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code, out, _ = cli("--json", "status", workflow_id)
+        doc = json.loads(out)
+        if doc.get("state") == state:
+            return code, doc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{workflow_id} never reached {state}: {doc}")
+        time.sleep(0.2)
+
+
+def start_demo_run(cli: Cli, workflow_id: str) -> dict[str, Any]:
+    """Start the demo refund case without waiting and return its pending approval."""
+    code, out, _ = cli("--json", "run", DEMO_TASK, "--no-wait", "--id", workflow_id)
+    assert code == 0 and json.loads(out) == {"workflow_id": workflow_id, "started": True}
+    code, doc = status_until(cli, workflow_id, "awaiting_approval")
+    assert code == 3
+    [pending] = doc["pending"]
+    assert pending["tool"] == "initiate_refund"
+    return dict(pending)
+
+
+def test_status_of_unknown_run_is_not_found(live: Cli) -> None:
+    code, _, err = live("status", "no-such-run")
+    assert code == 2 and "NotFoundError" in err and "no-such-run" in err
+
+
+def test_approve_of_unknown_run_is_not_found(live: Cli) -> None:
+    code, _, err = live("approve", "no-such-run", "--by", "a")
+    assert code == 2 and "NotFoundError" in err
+
+
+def test_approve_flow_exit_codes_and_one_refund(live: Cli, stack: Stack) -> None:
+    run_id = f"cli-{uuid.uuid4().hex[:8]}"
+    before = stack.refunds()
+    # The seed's 2 refunds, plus one per run approved earlier in this module (3 after this run alone).
+    assert stack.refunds("seed:") == 2 and before == 2 + stack.refunds("cli-")
+    pending = start_demo_run(live, run_id)
+    assert stack.refunds() == before  # nothing is refunded before the approval
+
+    code, _, err = live("approve", run_id, "--call", "t9-9", "--by", "a")
+    assert code == 2 and "NotPendingError" in err and pending["call_id"] in err
+    code, _, err = live("approve", run_id, "--by", "alice")
+    assert code == 0, err
+
+    code, doc = status_until(live, run_id, "completed")
+    assert code == 0 and "Refund" in doc["answer"]
+    code, out, _ = live("status", run_id)
+    assert code == 0 and f"run {run_id}: completed" in out
+    assert stack.refunds(f"{run_id}:") == 1 and stack.refunds() == before + 1
+
+    # Same request id again: attaches to the finished run and reports it; no second refund.
+    code, out, err = live("run", DEMO_TASK, "--id", run_id)
+    assert code == 0, err
+    assert "status:   completed" in out and f"workflow: {run_id}" in out
+    assert stack.refunds(f"{run_id}:") == 1 and stack.refunds() == before + 1
+
+
+def test_approve_through_the_temporal_cli_binary(live: Cli, stack: Stack) -> None:
+    run_id = f"cli-{uuid.uuid4().hex[:8]}"
+    pending = start_demo_run(live, run_id)
+    payload = {"call_id": pending["call_id"], "approver": "cli-user", "args_sha256": pending["args_sha256"]}
+    signal = [str(TEMPORAL), "workflow", "signal", "--address", stack.address, "--workflow-id", run_id]
+    signal += ["--name", "approve", "--input", json.dumps(payload)]
+    sent = subprocess.run(signal, capture_output=True, text=True, timeout=30, check=False)
+    assert sent.returncode == 0, sent.stderr
+
+    code, _ = status_until(live, run_id, "completed")
+    assert code == 0
+    refund = next(c for c in result_of(stack, run_id).tool_calls if c.tool == "initiate_refund")
+    assert refund.approved_by == "cli-user"  # the signal released the call: it ran
+    # The seed has one duplicate; if an earlier run refunded it, the tool refuses a second refund.
+    assert (refund.outcome, refund.error_type) in (
+        (ToolOutcome.OK, None),
+        (ToolOutcome.ERROR, "InvalidInputError"),
+    )
+    assert stack.refunds(f"{run_id}:") == (1 if refund.outcome == ToolOutcome.OK else 0)
+    assert stack.refunds("cli-") == 1  # however many runs were approved, the duplicate is refunded once
+
+
+def result_of(stack: Stack, run_id: str) -> AgentResult:
+
+    async def fetch() -> AgentResult:
+        client = await connect(Settings(temporal_address=stack.address))
+        result: AgentResult = await client.get_workflow_handle(run_id, result_type=AgentResult).result()
+        return result
+
+    return asyncio.run(fetch())
