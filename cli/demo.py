@@ -10,11 +10,11 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from cli import decisions, runs
-from cli.errors import CliError
+from cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from cli.render import approve_commands
 from core.client import connect
 from core.config import Settings
-from core.models import PendingApproval
+from core.models import PendingApproval, RunState
 
 DEMO_TASK = "Merchant MID001 says pay_ABC123 was charged twice; refund the duplicate."
 OPERATOR = "demo-operator"
@@ -52,7 +52,8 @@ async def demo() -> int:
     for line in runs.render_result(outcome.data):
         say(line)
     say(f"inspect it: python starter.py status {handle.id}   (stop everything with `make stop`)")
-    return outcome.code
+    # Any outcome the agent explains (completed, escalated, denied, out of budget) is a finished demo.
+    return EXIT_FAILED if result.status == RunState.FAILED else EXIT_OK
 
 
 def main() -> None:

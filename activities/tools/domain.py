@@ -89,7 +89,12 @@ async def get_transaction(ctx: ToolContext, args: GetTransactionArgs) -> Transac
         txn = q.fetch_transaction(conn, args.transaction_id)
         if txn is None:
             raise _missing_transaction(args.transaction_id)
-        return txn, q.refunded_cents(conn, txn["id"]), q.possible_duplicates(conn, txn)
+        duplicates = q.possible_duplicates(conn, txn)
+        for dup in duplicates:
+            # Whether a duplicate is still refundable saves the model a doomed refund request.
+            left = 0 if dup["status"] == "failed" else txn["amount_cents"] - q.refunded_cents(conn, dup["id"])
+            dup["refundable_cents"] = left
+        return txn, q.refunded_cents(conn, txn["id"]), duplicates
 
     txn, refunded, duplicates = await _store(ctx).read(load)
     currency = txn["currency"]
@@ -106,7 +111,12 @@ async def get_transaction(ctx: ToolContext, args: GetTransactionArgs) -> Transac
         refunded_total=format_minor(refunded, currency),
         refundable_amount=format_minor(refundable, currency),
         possible_duplicates=[
-            DuplicateRef(transaction_id=d["id"], created_at=d["created_at"], status=d["status"])
+            DuplicateRef(
+                transaction_id=d["id"],
+                created_at=d["created_at"],
+                status=d["status"],
+                refundable_amount=format_minor(d["refundable_cents"], currency),
+            )
             for d in duplicates
         ],
     )
@@ -249,6 +259,9 @@ async def initiate_refund(ctx: ToolContext, args: InitiateRefundArgs) -> RefundR
             "amount": format_minor(amount, txn["currency"]),
             "currency": txn["currency"],
             "status": "succeeded",
+            # A plain sentence small models can repeat to the merchant without inventing details.
+            "message": f"Refund {refund_id} of {format_minor(amount, txn['currency'])} {txn['currency']} "
+            f"to the card of {txn['id']} succeeded; cards are credited within 5-10 business days.",
         }
 
     result, _ = await _store(ctx).run_once(key, "initiate_refund", write)

@@ -87,6 +87,7 @@ class DuplicateRef(Result):
     transaction_id: str
     created_at: str
     status: str
+    refundable_amount: str
 
 
 class TransactionResult(Result):
@@ -146,3 +147,4 @@ class RefundResult(Result):
     amount: str
     currency: str
     status: Literal["succeeded"]
+    message: str = ""  # default: results stored by older versions replay without it

@@ -41,8 +41,10 @@ async def test_demo_case_on_the_local_model(harness: Harness) -> None:
                 return
             for item in status.pending:
                 if item.call_id not in approvals:
-                    assert await harness.store.count("refunds") == refunds_before  # nothing before approval
+                    # Nothing is refunded without an approval: at most one refund per earlier approval.
+                    assert await harness.store.count("refunds") <= refunds_before + len(approvals)
                     approvals.append(item.call_id)
+                    print(f"approving {item.call_id}: {item.tool} {item.args}")
                     signal = ApproveSignal(
                         call_id=item.call_id, approver="demo-operator", args_sha256=item.args_sha256
                     )
@@ -54,6 +56,8 @@ async def test_demo_case_on_the_local_model(harness: Harness) -> None:
     async with open_provider(settings) as provider:
         result, _ = await harness.run(DEMO_TASK, [], provider=provider, during=approve_each)
 
+    for step in result.steps:
+        print(f"turn {step.turn}: {step.actions} {step.thought[:200]!r}")
     assert result.status in (RunState.COMPLETED, RunState.ESCALATED), result.answer
     refunds = [c for c in result.tool_calls if c.tool == "initiate_refund" and c.outcome == ToolOutcome.OK]
     assert len(refunds) == 1 and refunds[0].approved_by == "demo-operator"
