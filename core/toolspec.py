@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -34,6 +34,9 @@ class ToolSpec:
     description: str
     args_model: type[BaseModel]
     handler: Handler = field(repr=False, compare=False)
+    # Read-only check of the business rules, run before a human is asked to approve: nobody should
+    # approve a call that is bound to fail.
+    precheck: Handler | None = field(default=None, repr=False, compare=False)
     irreversible: bool = False
     side_effect: bool = False
     timeout: timedelta = timedelta(seconds=10)
@@ -42,6 +45,10 @@ class ToolSpec:
     @property
     def activity_name(self) -> str:
         return f"tool.{self.name}"
+
+    @property
+    def precheck_activity_name(self) -> str:
+        return f"tool.{self.name}.precheck"
 
     def schema(self) -> ToolSchema:
         return ToolSchema(
@@ -81,7 +88,7 @@ class ToolRegistry:
         if len(self._specs) != len(specs):
             raise ValueError("duplicate tool name in registry")
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ToolSpec]:
         return iter(self._specs.values())
 
     def names(self) -> list[str]:

@@ -76,6 +76,11 @@ SCENARIOS: dict[str, Scenario] = {
         None,
     ),
     "max_turns": ("max turns", [_call("search_knowledge_base", query="refund")] * 9, None),
+    "refund_precheck_and_critic": (
+        "refund precheck and critic",
+        [LOOKUPS, REFUND, ScriptedReply(content="Done."), ScriptedReply(content="Done, really.")],
+        _approve,
+    ),
     "escalated": (
         "escalate",
         [_call("escalate_to_human", reason="merchant asks for a manager", summary="wants a manager")],
@@ -91,6 +96,8 @@ async def main() -> None:
     await register_search_attributes(env.client)
     async with env:
         for name, (task, script, during) in SCENARIOS.items():
+            if (HISTORIES / f"{name}.json").exists():
+                continue  # recorded once, kept forever: old histories are what replay protects
             harness = Harness(env, Store.open(tempfile.mkdtemp()))
             result, history = await harness.run(task, script, during=during, workflow_id=f"recorded-{name}")
             (HISTORIES / f"{name}.json").write_text(history.to_json())

@@ -10,6 +10,7 @@ from temporalio.client import WorkflowHandle
 
 from activities.llm.scripted import ScriptedReply, ScriptedToolCall
 from activities.tools.activities import ToolFaults
+from activities.tools.domain import derived_id
 from core.models import AgentResult, ApproveSignal, DenySignal, RunState, RunStatus, ToolOutcome
 from tests.conftest import Harness
 from tests.history_facts import attempts_by_activity, scheduled_activities, scheduled_together
@@ -232,3 +233,55 @@ async def test_second_start_with_same_id_joins_the_run(harness: Harness) -> None
     result, _ = await harness.run("refund once", [calls(REFUND), answer("done")], during=start_again)
     assert result.status == RunState.COMPLETED
     assert await harness.store.count("refunds") == before + 1
+
+
+async def test_doomed_refund_is_refused_before_any_human_is_asked(harness: Harness) -> None:
+    already_refunded = call(
+        "initiate_refund",
+        transaction_id="pay_ABC126",
+        amount="25.00",
+        currency="USD",
+        reason="customer asked",
+    )
+    result, history = await harness.run("refund a refunded payment", [calls(already_refunded), answer("No.")])
+    [record] = result.tool_calls
+    assert (record.outcome, record.error_type) == (ToolOutcome.ERROR, "InvalidInputError")
+    assert "exceeds the refundable" in json.loads(record.observation)["message"]
+    assert result.audit == ()  # no approval was ever requested
+    scheduled = scheduled_activities(history)
+    assert "tool.initiate_refund.precheck" in scheduled and "tool.initiate_refund" not in scheduled
+
+
+async def test_critic_sends_back_an_answer_that_hides_the_refund(harness: Harness) -> None:
+    async def approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
+        status = await wait_for_pending(handle)
+        await handle.signal(
+            "approve",
+            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
+        )
+
+    vague = answer("All sorted, nothing else to do.")
+    result, _ = await harness.run("vague answers", [calls(REFUND), vague, vague], during=approve)
+    refund_id = json.loads(result.tool_calls[0].observation)["result"]["refund_id"]
+    assert result.status == RunState.COMPLETED and result.turns == 3  # one extra turn for the critic
+    assert result.answer.startswith("All sorted") and f"Refund {refund_id} of 49.99 USD" in result.answer
+
+
+async def test_critic_accepts_an_answer_that_states_the_refund(harness: Harness) -> None:
+    async def approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
+        status = await wait_for_pending(handle)
+        await handle.signal(
+            "approve",
+            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
+        )
+
+    workflow_id = "critic-precise"
+    refund_id = derived_id("re_", f"{workflow_id}:t1-1")  # refund ids derive from the idempotency key
+    precise = answer(f"I refunded the duplicate: 49.99 USD, refund {refund_id}.")
+    result, _ = await harness.run(
+        "vague then precise",
+        [calls(REFUND), answer("All sorted."), precise],
+        during=approve,
+        workflow_id=workflow_id,
+    )
+    assert result.turns == 3 and result.answer == precise.content  # accepted as written, nothing appended

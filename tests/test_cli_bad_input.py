@@ -207,9 +207,9 @@ def status_until(cli: Cli, workflow_id: str, state: str, timeout: float = 20) ->
         time.sleep(0.2)
 
 
-def start_demo_run(cli: Cli, workflow_id: str) -> dict[str, Any]:
-    """Start the demo refund case without waiting and return its pending approval."""
-    code, out, _ = cli("--json", "run", DEMO_TASK, "--no-wait", "--id", workflow_id)
+def start_demo_run(cli: Cli, workflow_id: str, task: str = DEMO_TASK) -> dict[str, Any]:
+    """Start a refund case without waiting and return its pending approval."""
+    code, out, _ = cli("--json", "run", task, "--no-wait", "--id", workflow_id)
     assert code == 0 and json.loads(out) == {"workflow_id": workflow_id, "started": True}
     code, doc = status_until(cli, workflow_id, "awaiting_approval")
     assert code == 3
@@ -256,7 +256,8 @@ def test_approve_flow_exit_codes_and_one_refund(live: Cli, stack: Stack) -> None
 
 def test_approve_through_the_temporal_cli_binary(live: Cli, stack: Stack) -> None:
     run_id = f"cli-{uuid.uuid4().hex[:8]}"
-    pending = start_demo_run(live, run_id)
+    # Its own duplicate pair (MID002), so this test does not depend on which demo runs came first.
+    pending = start_demo_run(live, run_id, "Merchant MID002 says pay_DEF204 was charged twice; refund it.")
     payload = {"call_id": pending["call_id"], "approver": "cli-user", "args_sha256": pending["args_sha256"]}
     signal = [str(TEMPORAL), "workflow", "signal", "--address", stack.address, "--workflow-id", run_id]
     signal += ["--name", "approve", "--input", json.dumps(payload)]
@@ -266,14 +267,9 @@ def test_approve_through_the_temporal_cli_binary(live: Cli, stack: Stack) -> Non
     code, _ = status_until(live, run_id, "completed")
     assert code == 0
     refund = next(c for c in result_of(stack, run_id).tool_calls if c.tool == "initiate_refund")
-    assert refund.approved_by == "cli-user"  # the signal released the call: it ran
-    # The seed has one duplicate; if an earlier run refunded it, the tool refuses a second refund.
-    assert (refund.outcome, refund.error_type) in (
-        (ToolOutcome.OK, None),
-        (ToolOutcome.ERROR, "InvalidInputError"),
-    )
-    assert stack.refunds(f"{run_id}:") == (1 if refund.outcome == ToolOutcome.OK else 0)
-    assert stack.refunds("cli-") == 1  # however many runs were approved, the duplicate is refunded once
+    assert (refund.outcome, refund.approved_by) == (ToolOutcome.OK, "cli-user")  # the signal released it
+    assert refund.args["transaction_id"] == "pay_DEF205"
+    assert stack.refunds(f"{run_id}:") == 1
 
 
 def result_of(stack: Stack, run_id: str) -> AgentResult:

@@ -16,7 +16,7 @@ from activities.tools import queries as q
 from activities.tools.store import Store
 from core.errors import InvalidInputError
 
-SEEDED = {"merchants": 3, "transactions": 12, "refunds": 2, "kb_docs": 8, "tickets": 0, "idempotency": 0}
+SEEDED = {"merchants": 3, "transactions": 14, "refunds": 2, "kb_docs": 8, "tickets": 0, "idempotency": 0}
 
 
 async def counts(store: Store) -> dict[str, int]:

@@ -22,13 +22,17 @@ with workflow.unsafe.imports_passed_through():
         AGENT_TURNS,
         AGENT_USER,
     )
-    from workflows import observations, prompts
+    from workflows import critic, observations, prompts
     from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT, failure_of
     from workflows.approval import ApprovalGate, Decision
     from workflows.outcome import Stop, partial_answer
     from workflows.routing import RoutedCall, renumber, route
 
 TOOL_SCHEMAS = REGISTRY.schemas()
+IRREVERSIBLE = {spec.name for spec in REGISTRY if spec.irreversible}
+# Changes of the command sequence, kept so histories recorded before them still replay.
+PRECHECK_PATCH = "precheck-before-approval"
+CRITIC_PATCH = "critic-final-answer"
 
 
 @workflow.defn(name="AgentWorkflow")
@@ -46,6 +50,7 @@ class AgentWorkflow:
         self._in_flight: dict[str, str] = {}
         self._cancel: m.CancelSignal | None = None
         self._published: dict[str, object] = {}
+        self._critiqued = False
         self._messages: list[m.ChatMessage] = [
             m.ChatMessage(role="system", content=prompts.SYSTEM_PROMPT),
             m.ChatMessage(role="user", content=prompts.TASK_TEMPLATE.format(task=request.task)),
@@ -82,9 +87,8 @@ class AgentWorkflow:
             self._messages.append(m.ChatMessage(role="user", content=nudge))
             return
         if not reply.tool_calls:
-            denied = any(c.outcome == m.ToolOutcome.DENIED for c in self._calls)
-            status = m.RunState.DENIED if denied and not self._acted() else m.RunState.COMPLETED
-            raise Stop(status, reply.content.strip(), None)
+            self._final_answer(turn, reply.content.strip())
+            return
         calls = renumber(reply.tool_calls, turn)
         self._messages.append(m.ChatMessage(role="assistant", content=reply.content, tool_calls=calls))
         # Independent calls run in parallel; observations return in call order.
@@ -98,6 +102,25 @@ class AgentWorkflow:
             )
         self._publish()
         self._end_if_escalated(records)
+
+    def _final_answer(self, turn: int, answer: str) -> None:
+        """End the run with the model's answer, once the critic finds every action stated in it."""
+        if workflow.patched(CRITIC_PATCH):
+            missing = critic.unreported(answer, self._calls, IRREVERSIBLE)
+            if missing and not self._critiqued and turn < self._request.limits.max_turns:
+                self._critiqued = True
+                facts = " ".join(missing)
+                self._messages.append(m.ChatMessage(role="assistant", content=answer))
+                self._messages.append(
+                    m.ChatMessage(role="user", content=prompts.CRITIC_REPLY.format(facts=facts))
+                )
+                return
+            if missing:
+                # Still missing after one chance: state the facts rather than let the answer hide them.
+                answer = f"{answer}\n\nActions taken: {' '.join(missing)}"
+        denied = any(c.outcome == m.ToolOutcome.DENIED for c in self._calls)
+        status = m.RunState.DENIED if denied and not self._acted() else m.RunState.COMPLETED
+        raise Stop(status, answer, None)
 
     async def _think(self, turn: int) -> m.LlmResponse:
         request = m.LlmRequest(
@@ -158,6 +181,10 @@ class AgentWorkflow:
         spec, args = routed.spec, routed.args
         approver: str | None = None
         if routed.needs_approval:
+            if spec.precheck is not None and workflow.patched(PRECHECK_PATCH):
+                refused = await self._precheck(turn, routed)
+                if refused is not None:
+                    return refused
             decision = await self._approval(turn, call.id, spec.name, args)
             if decision.verdict == "denied":
                 message = f"a human did not approve this call ({decision.actor}: {decision.reason})"
@@ -175,12 +202,7 @@ class AgentWorkflow:
         try:
             output = await workflow.execute_activity(
                 spec.activity_name,
-                m.ToolInput(
-                    workflow_id=workflow.info().workflow_id,
-                    call_id=call.id,
-                    idempotency_key=f"{workflow.info().workflow_id}:{call.id}",
-                    args=args,
-                ),
+                self._tool_input(call.id, args),
                 result_type=m.ToolOutput,
                 start_to_close_timeout=spec.timeout,
                 retry_policy=spec.retry_policy(),
@@ -201,6 +223,33 @@ class AgentWorkflow:
             self._in_flight.pop(call.id, None)
         observation = observations.success(output.result, output.note, output.degraded)
         return self._record(turn, routed, m.ToolOutcome.OK, observation, None, started, approver)
+
+    async def _precheck(self, turn: int, routed: RoutedCall) -> m.ToolCallRecord | None:
+        """Run the tool's read-only rule check; a refusal becomes the observation, with no approval."""
+        spec, call = routed.spec, routed.call
+        if spec is None or spec.precheck is None or routed.args is None:
+            return None
+        started = workflow.now()
+        try:
+            await workflow.execute_activity(
+                spec.precheck_activity_name,
+                self._tool_input(call.id, routed.args),
+                result_type=m.ToolOutput,
+                start_to_close_timeout=spec.timeout,
+                retry_policy=spec.retry_policy(),
+                summary=f"check {spec.name}",
+            )
+        except ActivityError as err:
+            error_type, message, details = failure_of(err)
+            observation = observations.failure(error_type, message, details)
+            return self._record(turn, routed, m.ToolOutcome.ERROR, observation, error_type, started)
+        return None
+
+    def _tool_input(self, call_id: str, args: dict[str, Any]) -> m.ToolInput:
+        workflow_id = workflow.info().workflow_id
+        return m.ToolInput(
+            workflow_id=workflow_id, call_id=call_id, idempotency_key=f"{workflow_id}:{call_id}", args=args
+        )
 
     async def _approval(self, turn: int, call_id: str, tool: str, args: dict[str, object]) -> Decision:
         blocked = self._gate.blocked_reason(tool, args)
@@ -248,8 +297,7 @@ class AgentWorkflow:
 
     def _acted(self) -> bool:
         """Whether any irreversible call actually ran."""
-        irreversible = {spec.name for spec in REGISTRY if spec.irreversible}
-        return any(c.outcome == m.ToolOutcome.OK and c.tool in irreversible for c in self._calls)
+        return any(c.outcome == m.ToolOutcome.OK and c.tool in IRREVERSIBLE for c in self._calls)
 
     def _end_if_escalated(self, records: list[m.ToolCallRecord]) -> None:
         for record in records:

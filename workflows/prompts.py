@@ -41,3 +41,8 @@ EMPTY_REPLY = (
     "Your last reply was empty. If the case is solved, write your final answer for the merchant in plain "
     "text now; otherwise call the next tool."
 )
+
+CRITIC_REPLY = (
+    "Your answer leaves out what was actually done. These actions happened: {facts} "
+    "Write the final answer for the merchant again, in 2 to 4 sentences, stating them with their ids."
+)

@@ -14,7 +14,7 @@ from activities.tools.payload import MAX_RESULT_BYTES, fit
 from activities.tools.store import Store
 from core.errors import AgentError, TransientError
 from core.models import ToolInput, ToolOutput
-from core.toolspec import ToolContext, ToolRegistry, ToolSpec
+from core.toolspec import Handler, ToolContext, ToolRegistry, ToolSpec
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +34,9 @@ class ToolFaults:
             raise TransientError(f"injected fault: {tool} attempt {attempt} lost after its side effect")
 
 
-async def _invoke(spec: ToolSpec, store: Store, tool_input: ToolInput, budget: int) -> ToolOutput:
+async def _invoke(
+    spec: ToolSpec, handler: Handler, store: Store, tool_input: ToolInput, budget: int
+) -> ToolOutput:
     # Re-validated here too: the workflow validated, but an activity must not trust its caller.
     args = spec.validate(tool_input.args)
     ctx = ToolContext(
@@ -43,12 +45,17 @@ async def _invoke(spec: ToolSpec, store: Store, tool_input: ToolInput, budget: i
         idempotency_key=tool_input.idempotency_key,
         store=store,
     )
-    result = (await spec.handler(ctx, args)).model_dump(mode="json")
+    result = (await handler(ctx, args)).model_dump(mode="json")
     fitted, note = fit(result, budget)
     return ToolOutput(result=fitted, truncated=note is not None, note=note)
 
 
-def _tool_activity(spec: ToolSpec, store: Store, faults: ToolFaults, budget: int) -> Callable[..., Any]:
+def _tool_activity(
+    spec: ToolSpec, store: Store, faults: ToolFaults, budget: int, *, precheck: bool = False
+) -> Callable[..., Any]:
+    handler = spec.precheck if precheck and spec.precheck is not None else spec.handler
+    name = spec.precheck_activity_name if precheck else spec.activity_name
+
     async def run_tool(tool_input: ToolInput) -> ToolOutput:
         attempt = activity.info().attempt
         bound = log.bind(
@@ -58,8 +65,9 @@ def _tool_activity(spec: ToolSpec, store: Store, faults: ToolFaults, budget: int
         started = time.perf_counter()
         outcome = "cancelled"  # stays so only if a BaseException (cancellation) interrupts us
         try:
-            output = await _invoke(spec, store, tool_input, budget)
-            faults.after_handler(spec.name, attempt)
+            output = await _invoke(spec, handler, store, tool_input, budget)
+            if not precheck:
+                faults.after_handler(spec.name, attempt)
             outcome = "ok"
             return output
         except AgentError as err:
@@ -75,8 +83,8 @@ def _tool_activity(spec: ToolSpec, store: Store, faults: ToolFaults, budget: int
             latency_ms = round((time.perf_counter() - started) * 1000, 2)
             bound.info("tool.end", latency_ms=latency_ms, outcome=outcome)
 
-    run_tool.__name__ = run_tool.__qualname__ = f"tool_{spec.name}"
-    return activity.defn(name=spec.activity_name)(run_tool)
+    run_tool.__name__ = run_tool.__qualname__ = name.replace(".", "_")
+    return activity.defn(name=name)(run_tool)
 
 
 def build_tool_activities(
@@ -87,4 +95,11 @@ def build_tool_activities(
     max_result_bytes: int = MAX_RESULT_BYTES,
 ) -> list[Callable[..., Any]]:
     """The activities to register on the worker: one per spec, named `tool.<name>`."""
-    return [_tool_activity(spec, store, faults or ToolFaults(), max_result_bytes) for spec in registry]
+    faults = faults or ToolFaults()
+    built = [_tool_activity(spec, store, faults, max_result_bytes) for spec in registry]
+    built += [
+        _tool_activity(spec, store, faults, max_result_bytes, precheck=True)
+        for spec in registry
+        if spec.precheck is not None
+    ]
+    return built

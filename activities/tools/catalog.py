@@ -81,6 +81,7 @@ INITIATE_REFUND = ToolSpec(
     ),
     args_model=InitiateRefundArgs,
     handler=domain.initiate_refund,
+    precheck=domain.check_refund,
     irreversible=True,
     side_effect=True,
     timeout=timedelta(seconds=10),

@@ -17,6 +17,7 @@ from activities.tools.models import (
     InitiateRefundArgs,
     KbHit,
     MerchantResult,
+    RefundCheckResult,
     RefundResult,
     SearchKnowledgeBaseArgs,
     SearchResult,
@@ -241,6 +242,21 @@ def _check_refund(conn: sqlite3.Connection, txn: dict[str, Any], args: InitiateR
             details={"refundable": format_minor(remaining, currency), "currency": currency},
         )
     return amount
+
+
+async def check_refund(ctx: ToolContext, args: InitiateRefundArgs) -> RefundCheckResult:
+    """The refund rules without the write: raises exactly what initiate_refund would."""
+
+    def check(conn: sqlite3.Connection) -> tuple[dict[str, Any], int]:
+        txn = q.fetch_transaction(conn, args.transaction_id)
+        if txn is None:
+            raise _missing_transaction(args.transaction_id)
+        return txn, _check_refund(conn, txn, args)
+
+    txn, amount = await _store(ctx).read(check)
+    return RefundCheckResult(
+        transaction_id=txn["id"], amount=format_minor(amount, txn["currency"]), currency=txn["currency"]
+    )
 
 
 async def initiate_refund(ctx: ToolContext, args: InitiateRefundArgs) -> RefundResult:

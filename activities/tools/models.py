@@ -141,6 +141,13 @@ class TicketResult(Result):
     note: str | None = None
 
 
+class RefundCheckResult(Result):
+    transaction_id: str
+    amount: str
+    currency: str
+    would_succeed: bool = True
+
+
 class RefundResult(Result):
     refund_id: str
     transaction_id: str

@@ -37,6 +37,11 @@ TRANSACTIONS: tuple[tuple[str, str, int, str, str, str, str, str], ...] = (
      "Bestellung 5530 - Hand grinder"),
     ("pay_DEF203", "MID002", 1299, "EUR", "fp_aa11", "succeeded", "2026-10-29T19:10:00Z",
      "Bestellung 5502 - Filter papers"),
+    # A second duplicate charge (EUR), so more than one refund story can run on a fresh store.
+    ("pay_DEF204", "MID002", 2450, "EUR", "fp_ee55", "succeeded", "2026-11-03T09:00:00Z",
+     "Bestellung 5541 - Milk jug"),
+    ("pay_DEF205", "MID002", 2450, "EUR", "fp_ee55", "succeeded", "2026-11-03T09:02:30Z",
+     "Bestellung 5541 - Milk jug"),
     ("pay_GHI301", "MID003", 20000, "GBP", "fp_cc33", "succeeded", "2026-10-20T12:00:00Z",
      "Invoice QF-889 - phone screen repair"),
     ("pay_GHI302", "MID003", 6500, "GBP", "fp_dd44", "succeeded", "2026-10-21T15:30:00Z",
