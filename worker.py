@@ -16,8 +16,8 @@ from temporalio.worker import Worker
 from activities.llm.activity import LlmActivities
 from activities.llm.factory import open_provider
 from activities.tools.activities import ToolFaults, build_tool_activities
-from activities.tools.catalog import REGISTRY
 from activities.tools.store import Store
+from activities.toolsets import TOOLSETS
 from core.client import connect
 from core.config import ConfigError, Settings
 from core.logging import configure_logging
@@ -39,7 +39,10 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[AgentWorkflow],
-        activities=[llm.complete, *build_tool_activities(REGISTRY, store, faults)],
+        activities=[
+            llm.complete,
+            *(fn for registry in TOOLSETS.values() for fn in build_tool_activities(registry, store, faults)),
+        ],
         # Let in-flight activities finish on SIGTERM instead of being retried elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=30),
         **options,

@@ -151,6 +151,8 @@ class AgentRequest(Frozen):
     user_id: str = Field("anonymous", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     limits: AgentLimits = AgentLimits()
     model: ModelSettings = ModelSettings()
+    # Which of the deployment's toolsets the run may use (activities/toolsets.py).
+    toolset: str = Field("support", min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
 
     @field_validator("task")
     @classmethod

@@ -285,3 +285,20 @@ async def test_critic_accepts_an_answer_that_states_the_refund(harness: Harness)
         workflow_id=workflow_id,
     )
     assert result.turns == 3 and result.answer == precise.content  # accepted as written, nothing appended
+
+
+async def test_unknown_toolset_fails_fast_with_a_typed_reason(harness: Harness) -> None:
+    from core.models import AgentRequest
+
+    handle = await harness.env.client.start_workflow(
+        "AgentWorkflow",
+        AgentRequest(task="anything", toolset="nope"),
+        id="unknown-toolset",
+        task_queue="tq-unknown-toolset",
+        result_type=AgentResult,
+    )
+    from worker import build_worker
+
+    async with build_worker(harness.env.client, "tq-unknown-toolset", None, harness.store):
+        result = await handle.result()
+    assert (result.status, result.stop_reason, result.turns) == (RunState.FAILED, "InvalidInputError", 0)

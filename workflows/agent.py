@@ -12,7 +12,8 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     # Pydantic models and the tool catalog are pure and heavy: import once, not per sandboxed run.
-    from activities.tools.catalog import ESCALATE_TOOL, REGISTRY
+    from activities.tools.catalog import ESCALATE_TOOL
+    from activities.toolsets import TOOLSETS
     from core import models as m
     from core.errors import InvalidInputError
     from core.search_attributes import (
@@ -22,14 +23,15 @@ with workflow.unsafe.imports_passed_through():
         AGENT_TURNS,
         AGENT_USER,
     )
+    from core.toolspec import ToolRegistry
     from workflows import critic, observations, prompts
     from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT, failure_of
     from workflows.approval import ApprovalGate, Decision
     from workflows.outcome import Stop, partial_answer
     from workflows.routing import RoutedCall, renumber, route
 
-TOOL_SCHEMAS = REGISTRY.schemas()
-IRREVERSIBLE = {spec.name for spec in REGISTRY if spec.irreversible}
+SCHEMAS = {name: registry.schemas() for name, registry in TOOLSETS.items()}
+IRREVERSIBLE = {spec.name for registry in TOOLSETS.values() for spec in registry if spec.irreversible}
 # Changes of the command sequence, kept so histories recorded before them still replay.
 PRECHECK_PATCH = "precheck-before-approval"
 CRITIC_PATCH = "critic-final-answer"
@@ -40,6 +42,9 @@ class AgentWorkflow:
     @workflow.init
     def __init__(self, request: m.AgentRequest) -> None:
         self._request = request
+        # An unknown toolset offers no tools: every call is refused in routing, nothing runs.
+        self._tools = TOOLSETS.get(request.toolset, ToolRegistry([]))
+        self._schemas = SCHEMAS.get(request.toolset, ())
         self._state = m.RunState.RUNNING
         self._turn = 0
         self._gate = ApprovalGate()
@@ -60,6 +65,13 @@ class AgentWorkflow:
     async def run(self, request: m.AgentRequest) -> m.AgentResult:
         self._publish()
         try:
+            if request.toolset not in TOOLSETS:
+                known = ", ".join(sorted(TOOLSETS))
+                raise Stop(
+                    m.RunState.FAILED,
+                    f"Unknown toolset {request.toolset!r} (known: {known}).",
+                    InvalidInputError.__name__,
+                )
             for turn in range(1, request.limits.max_turns + 1):
                 self._check_cancel()
                 self._turn = turn
@@ -92,7 +104,7 @@ class AgentWorkflow:
         calls = renumber(reply.tool_calls, turn)
         self._messages.append(m.ChatMessage(role="assistant", content=reply.content, tool_calls=calls))
         # Independent calls run in parallel; observations return in call order.
-        records = await asyncio.gather(*(self._act(turn, route(call, REGISTRY)) for call in calls))
+        records = await asyncio.gather(*(self._act(turn, route(call, self._tools)) for call in calls))
         for record in records:
             self._calls.append(record)
             self._messages.append(
@@ -127,7 +139,7 @@ class AgentWorkflow:
             workflow_id=workflow.info().workflow_id,
             turn=turn,
             messages=tuple(self._messages),
-            tools=TOOL_SCHEMAS,
+            tools=self._schemas,
             settings=self._request.model,
             prompt_version=prompts.PROMPT_VERSION,
         )
