@@ -144,6 +144,7 @@ class TraceStep(Frozen):
 class AgentLimits(Frozen):
     max_turns: int = Field(8, ge=1, le=100)
     approval_timeout_s: float = Field(24 * 3600, gt=0, le=30 * 24 * 3600)
+    escalation_timeout_s: float = Field(72 * 3600, gt=0, le=30 * 24 * 3600)
 
 
 class AgentRequest(Frozen):
@@ -166,7 +167,9 @@ class RunState(StrEnum):
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting_approval"
     COMPLETED = "completed"
+    # Waiting for a human's reply; final only for runs recorded before escalations waited.
     ESCALATED = "escalated"
+    ESCALATED_UNRESOLVED = "escalated_unresolved"
     DENIED = "denied"
     BUDGET_EXHAUSTED = "budget_exhausted"
     FAILED = "failed"
@@ -177,6 +180,7 @@ FINAL_STATES = frozenset(
     {
         RunState.COMPLETED,
         RunState.ESCALATED,
+        RunState.ESCALATED_UNRESOLVED,
         RunState.DENIED,
         RunState.BUDGET_EXHAUSTED,
         RunState.FAILED,
@@ -193,15 +197,38 @@ class PendingApproval(Frozen):
     args_sha256: str
     requested_at: datetime
     deadline: datetime
+    # Set at half the deadline, so `pending` can show the approval as overdue soon.
+    reminded: bool = False
+
+
+AuditEvent = Literal[
+    "requested",
+    "approved",
+    "denied",
+    "rejected",
+    "timeout",
+    "reminder",
+    "escalated",
+    "human_reply",
+    "cancelled",
+]
 
 
 class AuditEntry(Frozen):
     at: datetime
-    event: Literal["requested", "approved", "denied", "rejected", "timeout"]
+    event: AuditEvent
     call_id: str
     actor: str | None = None
     reason: str | None = None
     args_sha256: str | None = None
+
+
+class Escalation(Frozen):
+    trigger: str  # model | approval_timeout | repeated_failure | customer_request | loop | budget
+    reason: str
+    ticket_id: str | None = None
+    since: datetime
+    deadline: datetime
 
 
 class RunStatus(Frozen):
@@ -215,6 +242,7 @@ class RunStatus(Frozen):
     tool_calls: int = 0
     # What is running right now ("thinking (turn 2)", "get_transaction(pay_ABC123)"), for live progress.
     in_flight: tuple[str, ...] = ()
+    escalation: Escalation | None = None
     steps: tuple[TraceStep, ...] = ()
     calls: tuple[ToolCallRecord, ...] = ()
     audit: tuple[AuditEntry, ...] = ()
@@ -232,6 +260,8 @@ class AgentResult(Frozen):
     prompt_version: str
     stop_reason: str | None = None
     audit: tuple[AuditEntry, ...] = ()
+    escalation: Escalation | None = None
+    answered_by: str | None = None
 
 
 # ── signals ─────────────────────────────────────────────────────────────────
@@ -253,3 +283,26 @@ class DenySignal(Frozen):
 class CancelSignal(Frozen):
     by: str = Field(min_length=1, max_length=128)
     reason: str = Field("cancelled by operator", max_length=4000)
+
+
+class HumanReplySignal(Frozen):
+    responder: str = Field(min_length=1, max_length=128)
+    text: str = Field(min_length=1, max_length=20_000)
+    # False: the reply is the final answer. True: it is guidance and the loop resumes.
+    resume: bool = False
+
+
+class DecideUpdate(Frozen):
+    """The synchronous form of approve/deny for clients that need an immediate yes or no."""
+
+    call_id: str = Field(min_length=1, max_length=64)
+    approver: str = Field(min_length=1, max_length=128)
+    verdict: Literal["approve", "deny"]
+    reason: str | None = Field(None, max_length=4000)
+    args_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+
+class DecideResult(Frozen):
+    accepted: bool
+    call_id: str
+    verdict: Literal["approve", "deny"]

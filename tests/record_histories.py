@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.scripted import ScriptedReply, ScriptedToolCall
 from activities.tools.store import Store
-from core.models import AgentResult, ApproveSignal, DenySignal, RunStatus
+from core.models import AgentResult, ApproveSignal, DenySignal, HumanReplySignal, RunState, RunStatus
 from tests.conftest import BIN, Harness, register_search_attributes
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -62,7 +63,40 @@ async def _deny(handle: WorkflowHandle[Any, AgentResult]) -> None:
     await handle.signal("deny", DenySignal(call_id=item.call_id, approver="bob", reason="not a duplicate"))
 
 
+async def _wait_until(handle: WorkflowHandle[Any, AgentResult], ready: Callable[[RunStatus], bool]) -> None:
+    for _ in range(600):
+        if ready(await handle.query("status", result_type=RunStatus)):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the recorded run never reached the expected state")
+
+
+async def _wait_escalated(handle: WorkflowHandle[Any, AgentResult]) -> None:
+    await _wait_until(handle, lambda s: s.state == RunState.ESCALATED)
+
+
+async def _resume(handle: WorkflowHandle[Any, AgentResult]) -> None:
+    await _wait_escalated(handle)
+    await handle.signal("human_reply", HumanReplySignal(responder="dan", text="Waive the fee.", resume=True))
+
+
+async def _timeout_then_reply(handle: WorkflowHandle[Any, AgentResult]) -> None:
+    await _wait_until(handle, lambda s: bool(s.pending))
+    await ENV_SLEEP(timedelta(hours=25))
+    await _wait_escalated(handle)
+    await handle.signal("human_reply", HumanReplySignal(responder="carol", text="Handled offline."))
+
+
+ESCALATE = _call("escalate_to_human", reason="policy unclear", summary="fee dispute")
+ENV_SLEEP: Callable[[timedelta], Awaitable[None]]
+
 SCENARIOS: dict[str, Scenario] = {
+    "escalation_resumed": (
+        "escalation resumed",
+        [ESCALATE, _call("search_knowledge_base", query="fees"), ScriptedReply(content="Fee waived (esc).")],
+        _resume,
+    ),
+    "approval_timeout_escalated": ("approval timeout escalated", [REFUND], _timeout_then_reply),
     "refund_approved": ("refund approved", [LOOKUPS, REFUND, ScriptedReply(content="Refunded.")], _approve),
     "refund_denied": ("refund denied", [LOOKUPS, REFUND, ScriptedReply(content="Not refunded.")], _deny),
     "routing_rejections": (
@@ -94,6 +128,8 @@ async def main() -> None:
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
     )
     await register_search_attributes(env.client)
+    global ENV_SLEEP
+    ENV_SLEEP = env.sleep
     async with env:
         for name, (task, script, during) in SCENARIOS.items():
             if (HISTORIES / f"{name}.json").exists():

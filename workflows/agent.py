@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,17 +23,19 @@ with workflow.unsafe.imports_passed_through():
         AGENT_USER,
     )
     from core.toolspec import ToolRegistry
-    from workflows import critic, observations, prompts
+    from workflows import critic, escalation, observations, prompts
+    from workflows.acting import ToolRunner, execute, short
     from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT, failure_of
-    from workflows.approval import ApprovalGate, Decision
+    from workflows.human import HumanLoop
     from workflows.outcome import Stop, partial_answer
-    from workflows.routing import RoutedCall, renumber, route
+    from workflows.routing import renumber, route
 
 SCHEMAS = {name: registry.schemas() for name, registry in TOOLSETS.items()}
 IRREVERSIBLE = {spec.name for registry in TOOLSETS.values() for spec in registry if spec.irreversible}
 # Changes of the command sequence, kept so histories recorded before them still replay.
-PRECHECK_PATCH = "precheck-before-approval"
 CRITIC_PATCH = "critic-final-answer"
+# Escalations wait for a human reply, more triggers escalate, approvals get a half-deadline reminder.
+HUMAN_LOOP_PATCH = "human-loop-v1"
 
 
 @workflow.defn(name="AgentWorkflow")
@@ -42,20 +43,24 @@ class AgentWorkflow:
     @workflow.init
     def __init__(self, request: m.AgentRequest) -> None:
         self._request = request
-        # An unknown toolset offers no tools: every call is refused in routing, nothing runs.
+        # An unknown toolset offers no tools: the run fails at once with InvalidInputError.
         self._tools = TOOLSETS.get(request.toolset, ToolRegistry([]))
         self._schemas = SCHEMAS.get(request.toolset, ())
         self._state = m.RunState.RUNNING
         self._turn = 0
-        self._gate = ApprovalGate()
+        self._turn_limit = request.limits.max_turns
+        self._human = HumanLoop(request.limits, self._publish)
         self._steps: list[m.TraceStep] = []
         self._calls: list[m.ToolCallRecord] = []
         self._usage = m.TokenUsage()
         self._cost = 0.0
         self._in_flight: dict[str, str] = {}
-        self._cancel: m.CancelSignal | None = None
         self._published: dict[str, object] = {}
         self._critiqued = False
+        self._human_loop = False
+        self._escalations = 0
+        self._calls_at_escalation = 0  # failures before an escalation do not trigger the next one
+        self._answered_by: str | None = None
         self._messages: list[m.ChatMessage] = [
             m.ChatMessage(role="system", content=prompts.SYSTEM_PROMPT),
             m.ChatMessage(role="user", content=prompts.TASK_TEMPLATE.format(task=request.task)),
@@ -63,28 +68,26 @@ class AgentWorkflow:
 
     @workflow.run
     async def run(self, request: m.AgentRequest) -> m.AgentResult:
+        self._human_loop = workflow.patched(HUMAN_LOOP_PATCH)
+        runner = ToolRunner(self._human, self._in_flight, reminders=self._human_loop)
         self._publish()
         try:
             if request.toolset not in TOOLSETS:
                 known = ", ".join(sorted(TOOLSETS))
-                raise Stop(
-                    m.RunState.FAILED,
-                    f"Unknown toolset {request.toolset!r} (known: {known}).",
-                    InvalidInputError.__name__,
-                )
-            for turn in range(1, request.limits.max_turns + 1):
+                message = f"Unknown toolset {request.toolset!r} (known: {known})."
+                raise Stop(m.RunState.FAILED, message, InvalidInputError.__name__)
+            trigger = escalation.customer_trigger(request.task) if self._human_loop else None
+            if trigger is not None:
+                await self._escalate(*trigger, ticket_id=None)
+            while self._turn < self._turn_limit:
                 self._check_cancel()
-                self._turn = turn
-                await self._step(turn)
-            raise Stop(
-                m.RunState.BUDGET_EXHAUSTED,
-                partial_answer(request.limits.max_turns, self._calls),
-                "max_turns",
-            )
+                self._turn += 1
+                await self._step(self._turn, runner)
+            raise Stop(m.RunState.BUDGET_EXHAUSTED, partial_answer(self._turn, self._calls), "max_turns")
         except Stop as stop:
             return self._finish(stop)
 
-    async def _step(self, turn: int) -> None:
+    async def _step(self, turn: int, runner: ToolRunner) -> None:
         """One ReAct turn: think, then act on the proposed calls (raises Stop to end the run)."""
         reply = await self._think(turn)
         if reply.parse_error is not None or (not reply.tool_calls and not reply.content.strip()):
@@ -104,7 +107,7 @@ class AgentWorkflow:
         calls = renumber(reply.tool_calls, turn)
         self._messages.append(m.ChatMessage(role="assistant", content=reply.content, tool_calls=calls))
         # Independent calls run in parallel; observations return in call order.
-        records = await asyncio.gather(*(self._act(turn, route(call, self._tools)) for call in calls))
+        records = await asyncio.gather(*(runner.run(turn, route(call, self._tools)) for call in calls))
         for record in records:
             self._calls.append(record)
             self._messages.append(
@@ -113,26 +116,24 @@ class AgentWorkflow:
                 )
             )
         self._publish()
-        self._end_if_escalated(records)
+        await self._escalate_if_needed(records)
 
     def _final_answer(self, turn: int, answer: str) -> None:
         """End the run with the model's answer, once the critic finds every action stated in it."""
         if workflow.patched(CRITIC_PATCH):
             missing = critic.unreported(answer, self._calls, IRREVERSIBLE)
-            if missing and not self._critiqued and turn < self._request.limits.max_turns:
+            if missing and not self._critiqued and turn < self._turn_limit:
                 self._critiqued = True
-                facts = " ".join(missing)
                 self._messages.append(m.ChatMessage(role="assistant", content=answer))
-                self._messages.append(
-                    m.ChatMessage(role="user", content=prompts.CRITIC_REPLY.format(facts=facts))
-                )
+                facts = prompts.CRITIC_REPLY.format(facts=" ".join(missing))
+                self._messages.append(m.ChatMessage(role="user", content=facts))
                 return
             if missing:
                 # Still missing after one chance: state the facts rather than let the answer hide them.
                 answer = f"{answer}\n\nActions taken: {' '.join(missing)}"
         denied = any(c.outcome == m.ToolOutcome.DENIED for c in self._calls)
-        status = m.RunState.DENIED if denied and not self._acted() else m.RunState.COMPLETED
-        raise Stop(status, answer, None)
+        acted = any(c.outcome == m.ToolOutcome.OK and c.tool in IRREVERSIBLE for c in self._calls)
+        raise Stop(m.RunState.DENIED if denied and not acted else m.RunState.COMPLETED, answer, None)
 
     async def _think(self, turn: int) -> m.LlmResponse:
         request = m.LlmRequest(
@@ -157,11 +158,8 @@ class AgentWorkflow:
         except ActivityError as err:
             error_type, message, _ = failure_of(err)
             self._steps.append(m.TraceStep(turn=turn, thought="", error=f"{error_type}: {message}"))
-            raise Stop(
-                m.RunState.FAILED,
-                f"The run stopped because the model call failed ({error_type}): {message}",
-                error_type,
-            ) from None
+            answer = f"The run stopped because the model call failed ({error_type}): {message}"
+            raise Stop(m.RunState.FAILED, answer, error_type) from None
         finally:
             self._in_flight.pop("llm", None)
         self._usage += reply.usage
@@ -170,7 +168,7 @@ class AgentWorkflow:
             m.TraceStep(
                 turn=turn,
                 thought=reply.content,
-                actions=tuple(f"{c.name}({_short(c.arguments)})" for c in reply.tool_calls),
+                actions=tuple(f"{c.name}({short(c.arguments)})" for c in reply.tool_calls),
                 tokens=reply.usage,
                 cost_usd=reply.cost_usd,
                 latency_ms=(workflow.now() - started).total_seconds() * 1000,
@@ -179,155 +177,70 @@ class AgentWorkflow:
         )
         return reply
 
-    async def _act(self, turn: int, routed: RoutedCall) -> m.ToolCallRecord:
-        call = routed.call
-        if routed.spec is None or routed.args is None:
-            err = routed.error or InvalidInputError(f"call {call.id} could not be routed")
-            return self._record(
-                turn,
-                routed,
-                m.ToolOutcome.REJECTED,
-                observations.failure(err.type_name, err.message, err.details),
-                err.type_name,
-            )
-        spec, args = routed.spec, routed.args
-        approver: str | None = None
-        if routed.needs_approval:
-            if spec.precheck is not None and workflow.patched(PRECHECK_PATCH):
-                refused = await self._precheck(turn, routed)
-                if refused is not None:
-                    return refused
-            decision = await self._approval(turn, call.id, spec.name, args)
-            if decision.verdict == "denied":
-                message = f"a human did not approve this call ({decision.actor}: {decision.reason})"
-                return self._record(
-                    turn,
-                    routed,
-                    m.ToolOutcome.DENIED,
-                    observations.failure("PermissionDeniedError", message),
-                    "PermissionDeniedError",
-                )
-            approver = decision.actor
-        label = f"{spec.name}({_short(args)})"
-        self._in_flight[call.id] = label
-        started = workflow.now()
-        try:
-            output = await workflow.execute_activity(
-                spec.activity_name,
-                self._tool_input(call.id, args),
-                result_type=m.ToolOutput,
-                start_to_close_timeout=spec.timeout,
-                retry_policy=spec.retry_policy(),
-                summary=label[:200],
-            )
-        except ActivityError as err:
-            error_type, message, details = failure_of(err)
-            return self._record(
-                turn,
-                routed,
-                m.ToolOutcome.ERROR,
-                observations.failure(error_type, message, details),
-                error_type,
-                started,
-                approver,
-            )
-        finally:
-            self._in_flight.pop(call.id, None)
-        observation = observations.success(output.result, output.note, output.degraded)
-        return self._record(turn, routed, m.ToolOutcome.OK, observation, None, started, approver)
-
-    async def _precheck(self, turn: int, routed: RoutedCall) -> m.ToolCallRecord | None:
-        """Run the tool's read-only rule check; a refusal becomes the observation, with no approval."""
-        spec, call = routed.spec, routed.call
-        if spec is None or spec.precheck is None or routed.args is None:
-            return None
-        started = workflow.now()
-        try:
-            await workflow.execute_activity(
-                spec.precheck_activity_name,
-                self._tool_input(call.id, routed.args),
-                result_type=m.ToolOutput,
-                start_to_close_timeout=spec.timeout,
-                retry_policy=spec.retry_policy(),
-                summary=f"check {spec.name}",
-            )
-        except ActivityError as err:
-            error_type, message, details = failure_of(err)
-            observation = observations.failure(error_type, message, details)
-            return self._record(turn, routed, m.ToolOutcome.ERROR, observation, error_type, started)
-        return None
-
-    def _tool_input(self, call_id: str, args: dict[str, Any]) -> m.ToolInput:
-        workflow_id = workflow.info().workflow_id
-        return m.ToolInput(
-            workflow_id=workflow_id, call_id=call_id, idempotency_key=f"{workflow_id}:{call_id}", args=args
-        )
-
-    async def _approval(self, turn: int, call_id: str, tool: str, args: dict[str, object]) -> Decision:
-        blocked = self._gate.blocked_reason(tool, args)
-        if blocked is not None:
-            return Decision("denied", "system", f"the same call was denied earlier in this run: {blocked}")
-        timeout = timedelta(seconds=self._request.limits.approval_timeout_s)
-        item = self._gate.request(call_id, turn, tool, args, workflow.now(), timeout)
-        self._publish()
-        workflow.logger.info("approval.requested", extra={"call_id": call_id, "tool": tool})
-        if call_id not in self._gate.decisions:
-            try:
-                await workflow.wait_condition(
-                    lambda: call_id in self._gate.decisions or self._cancel is not None,
-                    timeout=item.deadline - workflow.now(),
-                )
-            except TimeoutError:
-                self._gate.expire(call_id, workflow.now())
-            if self._cancel is not None and call_id not in self._gate.decisions:
-                self._gate.expire(call_id, workflow.now())
-        self._publish()
-        return self._gate.decisions[call_id]
-
-    def _record(
-        self,
-        turn: int,
-        routed: RoutedCall,
-        outcome: m.ToolOutcome,
-        observation: str,
-        error_type: str | None,
-        started: datetime | None = None,
-        approver: str | None = None,
-    ) -> m.ToolCallRecord:
-        latency = (workflow.now() - started).total_seconds() * 1000 if started is not None else 0.0
-        return m.ToolCallRecord(
-            call_id=routed.call.id,
-            turn=turn,
-            tool=routed.call.name,
-            args=routed.args if routed.args is not None else routed.call.arguments,
-            outcome=outcome,
-            observation=observation,
-            error_type=error_type,
-            latency_ms=latency,
-            approved_by=approver,
-        )
-
-    def _acted(self) -> bool:
-        """Whether any irreversible call actually ran."""
-        return any(c.outcome == m.ToolOutcome.OK and c.tool in IRREVERSIBLE for c in self._calls)
-
-    def _end_if_escalated(self, records: list[m.ToolCallRecord]) -> None:
+    async def _escalate_if_needed(self, records: list[m.ToolCallRecord]) -> None:
         for record in records:
             if record.tool == ESCALATE_TOOL and record.outcome == m.ToolOutcome.OK:
-                ticket = observations.field_of(record.observation, "ticket_id") or "pending"
-                reason = record.args.get("reason", "")
-                answer = (
-                    f"I have handed this case to a human colleague (ticket {ticket}), who will follow up. "
-                    f"Reason: {reason}"
-                ).strip()
-                raise Stop(m.RunState.ESCALATED, answer, "escalate_to_human")
+                ticket = observations.field_of(record.observation, "ticket_id")
+                await self._escalate("model", str(record.args.get("reason", "")), ticket_id=ticket or "-")
+                return
+        if self._human_loop:
+            recent = self._calls[self._calls_at_escalation :]
+            trigger = escalation.approval_timed_out(records) or escalation.repeated_failure(recent)
+            if trigger is not None:
+                await self._escalate(*trigger, ticket_id=None)
+
+    async def _escalate(self, trigger: str, reason: str, ticket_id: str | None) -> None:
+        """Hand the case to a human; their reply ends the run or resumes it with fresh turns."""
+        if not self._human_loop:  # runs recorded before escalations waited: end here, as they did
+            answer = f"I have handed this case to a human colleague (ticket {ticket_id}), who will follow up."
+            raise Stop(m.RunState.ESCALATED, f"{answer} Reason: {reason}".strip(), "escalate_to_human")
+        self._escalations += 1
+        if ticket_id is None:
+            ticket_id = await self._open_ticket(reason)
+        self._state = m.RunState.ESCALATED
+        reply = await self._human.escalate(trigger, reason, ticket_id)
+        self._calls_at_escalation = len(self._calls)
+        self._check_cancel()
+        if reply is None:
+            hours = self._request.limits.escalation_timeout_s / 3600
+            answer = (
+                f"I handed this case to a human colleague (ticket {ticket_id}), but nobody answered within "
+                f"{hours:g} hours. The case stays open and a colleague will follow up."
+            )
+            raise Stop(m.RunState.ESCALATED_UNRESOLVED, answer, "escalation_timeout")
+        if not reply.resume:
+            self._answered_by = reply.responder
+            raise Stop(m.RunState.COMPLETED, reply.text, "human_reply")
+        guidance = prompts.HUMAN_GUIDANCE.format(responder=reply.responder, text=reply.text)
+        self._messages.append(m.ChatMessage(role="user", content=guidance))
+        self._turn_limit = self._turn + self._request.limits.max_turns
+        self._state = m.RunState.RUNNING
+        self._publish()
+
+    async def _open_ticket(self, reason: str) -> str | None:
+        """Create the escalation ticket (idempotent, like every side effect) when the toolset has one."""
+        if ESCALATE_TOOL not in self._tools.names():
+            return None
+        spec = self._tools.get(ESCALATE_TOOL)
+        args = {"reason": reason[:1000], "summary": self._request.task[:5000]}
+        try:
+            output = await execute(spec, f"esc-{self._escalations}", args)
+        except ActivityError as err:
+            workflow.logger.error("escalation.ticket_failed", extra={"error": str(failure_of(err)[:2])})
+            return None
+        result = output.result if isinstance(output.result, dict) else {}
+        ticket = result.get("ticket_id")
+        return str(ticket) if ticket is not None else None
 
     def _check_cancel(self) -> None:
-        if self._cancel is not None:
-            answer = f"The run was cancelled by {self._cancel.by}: {self._cancel.reason}. " + partial_answer(
-                self._turn, self._calls
+        cancel = self._human.cancel
+        if cancel is not None:
+            found = partial_answer(self._turn, self._calls)
+            raise Stop(
+                m.RunState.CANCELLED,
+                f"The run was cancelled by {cancel.by}: {cancel.reason}. {found}",
+                "cancelled",
             )
-            raise Stop(m.RunState.CANCELLED, answer, "cancelled")
 
     def _finish(self, stop: Stop) -> m.AgentResult:
         self._state = stop.status
@@ -344,13 +257,15 @@ class AgentWorkflow:
             cost_usd=round(self._cost, 6),
             prompt_version=prompts.PROMPT_VERSION,
             stop_reason=stop.reason,
-            audit=tuple(self._gate.audit),
+            audit=tuple(self._human.gate.audit),
+            escalation=self._human.escalation,
+            answered_by=self._answered_by,
         )
 
     def _publish(self) -> None:
         """Keep the state and search attributes current; upsert only what changed."""
-        if self._state not in m.FINAL_STATES:
-            self._state = m.RunState.AWAITING_APPROVAL if self._gate.pending else m.RunState.RUNNING
+        if self._state in (m.RunState.RUNNING, m.RunState.AWAITING_APPROVAL):
+            self._state = m.RunState.AWAITING_APPROVAL if self._human.gate.pending else m.RunState.RUNNING
         candidates: list[SearchAttributeUpdate[Any]] = [
             AGENT_STATUS.value_set(self._state.value),
             AGENT_USER.value_set(self._request.user_id),
@@ -363,21 +278,54 @@ class AgentWorkflow:
             workflow.upsert_search_attributes(updates)
             self._published.update({u.key.name: u.value for u in updates})
 
+    # Signals take raw JSON so a malformed payload is audited and rejected, never a failed task.
     @workflow.signal(name="approve")
-    def approve(self, signal: m.ApproveSignal) -> None:
-        rejected = self._gate.approve(signal, workflow.now())
-        if rejected:
-            workflow.logger.warning("approval.rejected", extra={"call_id": signal.call_id, "why": rejected})
+    def approve(self, payload: Any) -> None:
+        self._human.on_approve(payload)
 
     @workflow.signal(name="deny")
-    def deny(self, signal: m.DenySignal) -> None:
-        rejected = self._gate.deny(signal, workflow.now())
-        if rejected:
-            workflow.logger.warning("approval.rejected", extra={"call_id": signal.call_id, "why": rejected})
+    def deny(self, payload: Any) -> None:
+        self._human.on_deny(payload)
+
+    @workflow.signal(name="human_reply")
+    def human_reply(self, payload: Any) -> None:
+        self._human.on_reply(payload)
 
     @workflow.signal(name="cancel")
-    def cancel(self, signal: m.CancelSignal) -> None:
-        self._cancel = self._cancel or signal
+    def cancel(self, payload: Any) -> None:
+        self._human.on_cancel(payload)
+
+    @workflow.update(name="decide")
+    def decide(self, request: m.DecideUpdate) -> m.DecideResult:
+        now, gate = workflow.now(), self._human.gate
+        if request.verdict == "approve":
+            signal = m.ApproveSignal(
+                call_id=request.call_id,
+                approver=request.approver,
+                reason=request.reason,
+                args_sha256=request.args_sha256,
+            )
+            rejected = gate.approve(signal, now)
+        else:
+            rejected = gate.deny(
+                m.DenySignal(
+                    call_id=request.call_id, approver=request.approver, reason=request.reason or "-"
+                ),
+                now,
+            )
+        self._publish()
+        return m.DecideResult(accepted=rejected is None, call_id=request.call_id, verdict=request.verdict)
+
+    @decide.validator
+    def _validate_decide(self, request: m.DecideUpdate) -> None:
+        """Refuse before anything is written: the caller hears why at once."""
+        item = self._human.gate.pending.get(request.call_id)
+        if item is None:
+            raise ValueError(f"call {request.call_id} is not pending")
+        if request.args_sha256 is not None and request.args_sha256 != item.args_sha256:
+            raise ValueError("args_sha256 does not match the pending call")
+        if request.verdict == "deny" and not request.reason:
+            raise ValueError("a denial needs a reason")
 
     @workflow.query(name="status")
     def status(self) -> m.RunStatus:
@@ -385,18 +333,14 @@ class AgentWorkflow:
             workflow_id=workflow.info().workflow_id,
             state=self._state,
             turn=self._turn,
-            max_turns=self._request.limits.max_turns,
-            pending=tuple(self._gate.pending.values()),
+            max_turns=self._turn_limit,
+            pending=tuple(self._human.gate.pending.values()),
             usage=self._usage,
             cost_usd=round(self._cost, 6),
             tool_calls=len(self._calls),
             in_flight=tuple(self._in_flight.values()),
+            escalation=self._human.escalation if self._state == m.RunState.ESCALATED else None,
             steps=tuple(self._steps),
             calls=tuple(self._calls),
-            audit=tuple(self._gate.audit),
+            audit=tuple(self._human.gate.audit),
         )
-
-
-def _short(args: dict[str, object], limit: int = 80) -> str:
-    text = ", ".join(str(v) for v in args.values())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

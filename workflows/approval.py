@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from core.models import ApproveSignal, AuditEntry, DenySignal, PendingApproval
+from core.models import ApproveSignal, AuditEntry, AuditEvent, DenySignal, PendingApproval
 
 MAX_EARLY_SIGNALS = 32
 
@@ -86,14 +86,25 @@ class ApprovalGate:
         self._log(now, "denied", signal.call_id, signal.approver, signal.reason, item.args_sha256)
         return None
 
-    def expire(self, call_id: str, now: datetime) -> None:
-        """The deadline passed: deny with reason `approval_timeout`."""
+    def expire(self, call_id: str, now: datetime, reason: str = "approval_timeout") -> None:
+        """No decision in time (deadline passed, or the run was cancelled): deny with `reason`."""
         item = self.pending.pop(call_id, None)
         if item is None:
             return
-        self.decisions[call_id] = Decision("denied", "system", "approval_timeout")
-        self.blocked[item.args_sha256] = "approval_timeout"
-        self._log(now, "timeout", call_id, "system", "approval_timeout", item.args_sha256)
+        self.decisions[call_id] = Decision("denied", "system", reason)
+        self.blocked[item.args_sha256] = reason
+        self._log(now, "timeout", call_id, "system", reason, item.args_sha256)
+
+    def remind(self, call_id: str, now: datetime) -> None:
+        """Half the deadline has passed: mark the call so `pending` shows it as overdue soon."""
+        item = self.pending.get(call_id)
+        if item is not None and not item.reminded:
+            self.pending[call_id] = item.model_copy(update={"reminded": True})
+            self._log(now, "reminder", call_id, "system", f"deadline {item.deadline.isoformat()}")
+
+    def note(self, now: datetime, event: AuditEvent, ref: str, actor: str | None, reason: str | None) -> None:
+        """Record a run-level event (escalation, human reply, rejected payload) in the audit trail."""
+        self._log(now, event, ref, actor, reason)
 
     def _early_or_reject(self, signal: ApproveSignal | DenySignal, now: datetime) -> str:
         if signal.call_id in self.decisions:
@@ -111,7 +122,7 @@ class ApprovalGate:
     def _log(
         self,
         now: datetime,
-        event: Literal["requested", "approved", "denied", "rejected", "timeout"],
+        event: AuditEvent,
         call_id: str,
         actor: str | None = None,
         reason: str | None = None,

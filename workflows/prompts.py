@@ -46,3 +46,8 @@ CRITIC_REPLY = (
     "Your answer leaves out what was actually done. These actions happened: {facts} "
     "Write the final answer for the merchant again, in 2 to 4 sentences, stating them with their ids."
 )
+
+HUMAN_GUIDANCE = (
+    "A human colleague ({responder}) reviewed this case and says: {text}\n"
+    "Continue the case with this guidance."
+)
