@@ -9,16 +9,20 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from cli import decisions, runs
+from cli import decisions, humans, runs
 from cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from cli.render import approve_commands
 from core.client import connect
 from core.config import Settings
-from core.models import PendingApproval, RunState
+from core.models import Escalation, PendingApproval, RunState
 
 DEMO_TASK = "Merchant MID001 says pay_ABC123 was charged twice; refund the duplicate."
 OPERATOR = "demo-operator"
 PAUSE_SECONDS = 3.0
+OPERATOR_REPLY = (
+    "Thanks for your patience: a member of our payments team has your case and will contact you "
+    "within one business day."
+)
 
 
 def say(line: str) -> None:
@@ -39,6 +43,13 @@ async def approve_as_operator(handle: WorkflowHandle[Any, Any], item: PendingApp
     say("")
 
 
+async def reply_as_operator(handle: WorkflowHandle[Any, Any], escalation: Escalation) -> None:
+    say(f"  So the demo finishes by itself, in {PAUSE_SECONDS:.0f} s {OPERATOR} answers the escalation.")
+    await asyncio.sleep(PAUSE_SECONDS)
+    await humans.reply(handle, OPERATOR, OPERATOR_REPLY, resume=False)
+    say(f"  ✔ replied as {OPERATOR}")
+
+
 async def demo() -> int:
     settings = Settings.from_env()
     client = await connect(settings)
@@ -47,7 +58,7 @@ async def demo() -> int:
     handle = await runs.start(client, settings, request, run_id)
     say(f"task: {DEMO_TASK}")
     say(f"run {handle.id} started (model: {settings.llm_provider}); live progress:")
-    result = await runs.follow(handle, say, on_pending=approve_as_operator)
+    result = await runs.follow(handle, say, on_pending=approve_as_operator, on_escalated=reply_as_operator)
     outcome = runs.outcome_of(result, settings)
     for line in runs.render_result(outcome.data):
         say(line)

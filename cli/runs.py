@@ -23,12 +23,13 @@ from cli.errors import EXIT_BY_STATE, EXIT_FAILED, CliError
 from cli.render import ProgressPrinter
 from core import search_attributes as sa
 from core.config import Settings
-from core.models import AgentRequest, AgentResult, PendingApproval, RunStatus
+from core.models import AgentRequest, AgentResult, Escalation, PendingApproval, RunStatus
 from workflows.prompts import PROMPT_VERSION
 
 POLL_SECONDS = 0.3
 Emit = Callable[[str], None]
 OnPending = Callable[[WorkflowHandle[Any, Any], PendingApproval], Awaitable[None]]
+OnEscalated = Callable[[WorkflowHandle[Any, Any], Escalation], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,16 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
 
 
 async def follow(
-    handle: WorkflowHandle[Any, Any], emit: Emit, on_pending: OnPending | None = None
+    handle: WorkflowHandle[Any, Any],
+    emit: Emit,
+    on_pending: OnPending | None = None,
+    on_escalated: OnEscalated | None = None,
 ) -> AgentResult:
     """Print each step as it starts and ends until the run finishes; return its result."""
     printer = ProgressPrinter(handle.id, show_commands=on_pending is None)
     result_task = asyncio.ensure_future(handle.result())
     handled: set[str] = set()
+    escalations_seen: set[str] = set()
     waiting_noted = False
     while not result_task.done():
         status = await query_status(handle)
@@ -107,6 +112,14 @@ async def follow(
                 if on_pending is not None and item.call_id not in handled:
                     handled.add(item.call_id)
                     await on_pending(handle, item)
+            escalated = status.escalation
+            if escalated is not None and escalated.since.isoformat() not in escalations_seen:
+                escalations_seen.add(escalated.since.isoformat())
+                emit(f"  ⇪ escalated to a human ({escalated.trigger}): {escalated.reason}")
+                emit(f"    ticket {escalated.ticket_id}; reply before {escalated.deadline} with:")
+                emit(f'      python starter.py reply {handle.id} "YOUR ANSWER" --by YOUR_NAME [--resume]')
+                if on_escalated is not None:
+                    await on_escalated(handle, escalated)
         await asyncio.wait({result_task}, timeout=POLL_SECONDS)
     try:
         return result_task.result()
