@@ -6,13 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: install model server worker demo stop test lint typecheck replay-check clean
+.PHONY: install model server worker demo stop test lint typecheck replay-check clean bench-retries
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[local,dev]'
+	$(PY) -m pip install --quiet -e '.[local,dev,otel]'
 	@touch $@
 
 install: $(STAMP)
@@ -42,6 +42,10 @@ typecheck: install
 
 test: install lint typecheck
 	$(PY) -m pytest -q
+
+# Issue 3: naive ReAct vs AgentWorkflow on a local dev server; raw results in bench/results/ (gitignored).
+bench-retries: install
+	$(PY) -m bench.retries --out bench/results/retries.json
 
 clean: stop
 	rm -rf $(AGENT_DATA_DIR)

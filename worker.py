@@ -13,6 +13,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.interceptors import ActivityLoggingInterceptor
 from activities.llm.activity import LlmActivities
 from activities.llm.factory import open_provider
 from activities.tools.activities import ToolFaults, build_tool_activities
@@ -21,6 +22,7 @@ from activities.toolsets import TOOLSETS
 from core.client import connect
 from core.config import ConfigError, Settings
 from core.logging import configure_logging
+from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from workflows.agent import AgentWorkflow
 
 log = structlog.get_logger()
@@ -35,6 +37,8 @@ def build_worker(
     **options: Any,
 ) -> Worker:
     llm = LlmActivities(provider)
+    # Ours first, so every event (the tracer's included) carries the activity's context.
+    interceptors = [ActivityLoggingInterceptor(), *tracing_interceptors(), *options.pop("interceptors", ())]
     return Worker(
         client,
         task_queue=task_queue,
@@ -45,6 +49,7 @@ def build_worker(
         ],
         # Let in-flight activities finish on SIGTERM instead of being retried elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=30),
+        interceptors=interceptors,
         **options,
     )
 
@@ -52,6 +57,8 @@ def build_worker(
 async def main() -> None:
     configure_logging()
     settings = Settings.from_env()
+    # Before the client exists: the client (and so the worker) takes the default runtime.
+    runtime = install_runtime_from_env()
     client = await connect(settings)
     store = await Store.open_async(settings.data_dir)
     stop = asyncio.Event()
@@ -61,7 +68,12 @@ async def main() -> None:
         open_provider(settings) as provider,
         build_worker(client, settings.task_queue, provider, store),
     ):
-        log.info("worker.ready", task_queue=settings.task_queue, provider=settings.llm_provider)
+        log.info(
+            "worker.ready",
+            task_queue=settings.task_queue,
+            provider=settings.llm_provider,
+            metrics=metrics_bind_address() if runtime is not None else None,
+        )
         ready_file = os.environ.get("AGENT_WORKER_READY_FILE")
         if ready_file:
             # Tells `make demo` the worker polls (and the model is loaded); tiny write, once.

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from cli import decisions, inspect, runs
+from cli import decisions, humans, inspect, runs, trace
 from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
 from core.client import connect
 from core.config import ConfigError, Settings
@@ -45,8 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("workflow_id")
     cancel.add_argument("--by", default="cli")
     cancel.add_argument("--reason", default="cancelled from the CLI")
+    reply = sub.add_parser("reply", help="answer an escalated run")
+    reply.add_argument("workflow_id")
+    reply.add_argument("text")
+    reply.add_argument("--by", default=None, help="who answers (recorded in the audit trail)")
+    reply.add_argument("--resume", action="store_true", help="guidance: the agent resumes instead of ending")
+    sub.add_parser("pending", help="every run waiting for a human, across the namespace")
     status = sub.add_parser("status", help="show a run's state and pending approvals")
     status.add_argument("workflow_id")
+    trace_cmd = sub.add_parser("trace", help="the reasoning chain and totals, from history alone")
+    trace_cmd.add_argument("workflow_id")
     replay = sub.add_parser("replay", help="replay a history (file or run id) against the current code")
     replay.add_argument("target")
     for cmd in sub.choices.values():
@@ -82,12 +90,18 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         except CliError:
             maybe_client = None  # a history file replays without a server
         return EXIT_OK, await inspect.replay(maybe_client, args.target)
-    if args.command in ("approve", "deny") and not args.by:
+    if args.command == "trace":
+        return await trace.trace(await _client(settings), args.workflow_id)
+    if args.command in ("approve", "deny", "reply") and not args.by:
         raise CliError("UsageError", f"{args.command} needs --by NAME: every decision records who made it")
     client = await _client(settings)
+    if args.command == "pending":
+        return EXIT_OK, {"runs": await humans.pending(client)}
     handle = await decisions.existing_handle(client, args.workflow_id)
     if args.command == "status":
         return await inspect.status(handle)
+    if args.command == "reply":
+        return EXIT_OK, await humans.reply(handle, args.by, args.text, args.resume)
     if args.command == "approve":
         return EXIT_OK, await decisions.approve(handle, args.call_id, args.by, args.reason)
     if args.command == "deny":
@@ -100,6 +114,10 @@ def _print_text(command: str, data: Any) -> None:
         print("\n".join(runs.render_result(data)))
     elif command == "status":
         print("\n".join(inspect.render_status(data)))
+    elif command == "pending":
+        print("\n".join(humans.render_pending(data["runs"])))
+    elif command == "trace":
+        print("\n".join(trace.render(data)))
     else:
         print(" ".join(f"{k}={v}" for k, v in data.items()))
 

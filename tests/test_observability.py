@@ -1,0 +1,294 @@
+"""Structured events, redaction, Prometheus metrics and OpenTelemetry spans of real runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any, cast
+
+import httpx
+import pytest
+import structlog
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from structlog.testing import CapturingLoggerFactory
+from temporalio.common import MetricMeter, RetryPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.interceptors import retry_decision
+from activities.tools.activities import ToolFaults
+from activities.tools.store import Store
+from core.errors import NON_RETRYABLE_TYPE_NAMES, NotFoundError, TransientError
+from core.logging import build_processors, configure_logging
+from core.models import ApproveSignal, RunState
+from core.redaction import MASK, Redactor, redactor_from_env
+from core.telemetry import metrics_bind_address, runtime_with_prometheus, tracing_interceptors
+from tests.conftest import BIN, Harness, register_search_attributes, scripted_provider
+from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
+from tests.test_cli_bad_input import _free_port
+from workflows import metrics
+
+SECRET = "sk-obs-SECRET-7a1b9c"
+LOOKUP = call("get_transaction", transaction_id="pay_ABC123")
+MISSING = call("get_transaction", transaction_id="pay_NOPE999")
+
+
+@pytest.fixture
+def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturingLoggerFactory]:
+    """The production JSON chain (redactor read from the env at configure time), captured as parsed events."""
+    monkeypatch.setenv("LLM_API_KEY", SECRET)
+    monkeypatch.setenv("AGENT_LOG_REDACT", "customer_note")
+    factory = CapturingLoggerFactory()
+    structlog.configure(
+        processors=build_processors("json", redactor_from_env()),
+        logger_factory=factory,
+        cache_logger_on_first_use=False,
+    )
+    yield factory
+    structlog.reset_defaults()
+
+
+def only(events: list[dict[str, Any]], name: str, has: str = "event", **match: Any) -> dict[str, Any]:
+    """The one event `name` with field `has` and these values (the activities' own lines lack `has`)."""
+    found = [
+        e for e in events if e["event"] == name and has in e and all(e.get(k) == v for k, v in match.items())
+    ]
+    assert len(found) == 1, f"{name} {match}: {len(found)} events"
+    return found[0]
+
+
+# ── pure pieces ─────────────────────────────────────────────────────────────
+
+
+def test_redactor_masks_named_keys_at_any_depth_and_secret_values() -> None:
+    redact = Redactor(keys={"api_key", "Authorization"}, secrets=[SECRET, "x"])
+    event = {
+        "event": "e",
+        "headers": {"authorization": "Bearer abc", "accept": "json"},
+        "API-KEY": "k",
+        "messages": [{"content": f"my key is {SECRET}"}, {"content": "plain x"}],
+        "n": 3,
+    }
+    out = redact(None, "info", event)
+    assert out["headers"] == {"authorization": MASK, "accept": "json"}
+    assert out["API-KEY"] == MASK  # names match case- and dash-insensitively
+    assert out["messages"] == [{"content": MASK}, {"content": "plain x"}]  # a 1-char "secret" is ignored
+    assert out["n"] == 3
+
+
+def test_malformed_log_settings_fall_back_to_console_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AGENT_LOG_FORMAT", "xml")
+    monkeypatch.setenv("AGENT_LOG_LEVEL", "LOUD")
+    try:
+        configure_logging()
+        processors = structlog.get_config()["processors"]
+        assert isinstance(processors[-1], structlog.dev.ConsoleRenderer)
+        assert any(isinstance(p, Redactor) for p in processors)
+    finally:
+        structlog.reset_defaults()
+    err = capsys.readouterr().err
+    assert "AGENT_LOG_FORMAT='xml' is not console|json; using console" in err
+    assert "AGENT_LOG_LEVEL='LOUD' is not a level; using INFO" in err
+
+
+def test_retry_decision_follows_the_class_and_the_policy() -> None:
+    policy = RetryPolicy(maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE_TYPE_NAMES)
+    assert retry_decision(TransientError("t").to_application_error(), 1, policy) == (
+        "retry",
+        "TransientError",
+    )
+    assert retry_decision(TransientError("t").to_application_error(), 3, policy)[0] == "retry.exhausted"
+    assert retry_decision(NotFoundError("n").to_application_error(), 1, None) == (
+        "retry.skipped",
+        "NotFoundError",
+    )
+    by_policy = ApplicationError("x", type="AuthError")  # retryable flag unset: the policy's list decides
+    assert retry_decision(by_policy, 1, policy) == ("retry.skipped", "AuthError")
+    assert retry_decision(ValueError("bug"), 1, None) == ("retry", "ValueError")
+
+
+class FakeMeter:
+    """Records (kind, name, value, labels) for every instrument it hands out."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, float, dict[str, Any]]] = []
+
+    def __getattr__(self, kind: str) -> Any:
+        meter = self
+
+        class Instrument:
+            def __init__(self, name: str, *_: Any) -> None:
+                self.name = name
+
+            def add(self, value: float, labels: dict[str, Any] | None = None) -> None:
+                meter.records.append((self.name, value, labels or {}))
+
+            record = add
+
+        return Instrument
+
+
+def test_workflow_metric_helpers_record_names_labels_and_values() -> None:
+    fake = FakeMeter()
+    meter = cast(MetricMeter, fake)
+    metrics.record_run_end(meter, "completed", 3, 0.0123, 1500.4)
+    metrics.record_approval(meter, "approved", 42.5)
+    metrics.record_loop_detected(meter, "repeat")
+    metrics.record_escalation(meter, "escalate_to_human")
+    metrics.record_budget_stop(meter, "usd")
+    assert fake.records == [
+        ("agent_runs", 1, {"status": "completed"}),
+        ("agent_run_turns", 3, {"status": "completed"}),
+        ("agent_run_cost_usd", 0.0123, {}),
+        ("agent_run_latency_ms", 1500, {"status": "completed"}),
+        ("agent_approvals", 1, {"verdict": "approved"}),
+        ("agent_approval_wait_seconds", 42.5, {"verdict": "approved"}),
+        ("agent_loop_detections", 1, {"kind": "repeat"}),
+        ("agent_escalations", 1, {"reason": "escalate_to_human"}),
+        ("agent_budget_stops", 1, {"budget": "usd"}),
+    ]
+
+
+def test_metrics_port_is_validated() -> None:
+    assert metrics_bind_address({}) is None
+    assert metrics_bind_address({"AGENT_METRICS_PORT": "9464"}) == "127.0.0.1:9464"
+    with pytest.raises(ValueError, match="AGENT_METRICS_PORT"):
+        metrics_bind_address({"AGENT_METRICS_PORT": "http"})
+    assert tracing_interceptors({}) == []
+
+
+# ── a real run's events ─────────────────────────────────────────────────────
+
+
+async def test_events_of_a_run_with_retry_skip_approval_and_failure(
+    harness: Harness, capture: CapturingLoggerFactory
+) -> None:
+    task = f"observe me; the customer pasted {SECRET} by mistake"
+
+    async def approve(handle: Any) -> None:
+        item = (await wait_for_pending(handle)).pending[0]
+        await handle.signal(
+            "approve", ApproveSignal(call_id=item.call_id, approver="al", args_sha256=item.args_sha256)
+        )
+
+    script = [
+        calls(LOOKUP, MISSING, content="Checking."),
+        calls(REFUND),
+        answer("Refunded re_ on pay_ABC124."),
+    ]
+    provider = scripted_provider({"observe me": script}, api_key=SECRET)
+    faults = ToolFaults(fail_after_side_effect={"initiate_refund": 1})
+    result, _ = await harness.run(task, script, provider=provider, faults=faults, during=approve)
+    assert result.status == RunState.COMPLETED
+    structlog.get_logger("test").info("probe", customer_note="private", api_key=SECRET)
+
+    events = [json.loads(c.args[0]) for c in capture.logger.calls]  # each is one rendered JSON line
+    wf = result.workflow_id
+    request = only(events, "llm.request", "model", turn=1, workflow_id=wf)
+    assert request["activity_type"] == "llm.complete" and request["attempt"] == 1 and request["run_id"]
+    assert [m["role"] for m in request["messages"]] == ["system", "user"]
+    assert request["messages"][1]["content"] == MASK  # the task held the key: the whole value is masked
+    assert "get_transaction" in request["tools"] and "initiate_refund" in request["tools"]
+    response = only(events, "llm.response", "content", turn=1, workflow_id=wf)
+    assert response["content"] == "Checking." and response["prompt_tokens"] > 0
+    assert [c["arguments"] for c in response["tool_calls"]] == [LOOKUP.arguments, MISSING.arguments]
+    assert {"latency_ms", "cost_usd", "completion_tokens"} <= response.keys()
+
+    start = only(events, "tool.start", "args", call_id="t1-1", tool="get_transaction")
+    assert start["args"] == {"transaction_id": "pay_ABC123"} and start["turn"] == 1
+    end = only(events, "tool.end", "result_bytes", call_id="t1-1", tool="get_transaction")
+    assert end["outcome"] == "ok" and end["result_bytes"] > 0 and end["latency_ms"] >= 0
+    failed = only(events, "tool.end", "error", call_id="t1-2", tool="get_transaction")
+    assert failed["outcome"] == "NotFoundError"
+
+    skipped = only(events, "retry.skipped", workflow_id=wf)
+    assert (skipped["error_type"], skipped["reason"], skipped["attempt"]) == (
+        "NotFoundError",
+        "non_retryable class",
+        1,
+    )
+    assert skipped["activity_type"] == "tool.get_transaction" and skipped["call_id"] == "t1-2"
+    retry = only(events, "retry", workflow_id=wf)
+    assert (retry["error_type"], retry["attempt"], retry["next_attempt"]) == ("TransientError", 1, 2)
+    assert retry["activity_type"] == "tool.initiate_refund" and retry["turn"] == 2
+    assert (
+        only(events, "tool.end", "result_bytes", call_id="t2-1", tool="initiate_refund", attempt=2)["outcome"]
+        == "ok"
+    )
+
+    probe = only(events, "probe")
+    assert probe["customer_note"] == MASK and probe["api_key"] == MASK
+    assert all(SECRET not in json.dumps(e) for e in events), "the key leaked into an event"
+
+
+# ── metrics and spans ───────────────────────────────────────────────────────
+
+
+def scrape(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+async def test_prometheus_endpoint_counts_tool_calls_retries_and_tokens(store: Store) -> None:
+    address = f"127.0.0.1:{_free_port()}"  # the same helper the CLI tests use
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+        runtime=runtime_with_prometheus(address),
+    )
+    try:
+        await register_search_attributes(env.client)
+        harness = Harness(env, store)
+        results = [
+            (await harness.run(f"metrics {n}", script, faults=faults))[0]
+            for n, script, faults in (
+                (1, [calls(LOOKUP), answer("ok")], None),
+                (2, [calls(LOOKUP, MISSING), answer("ok")], None),
+                (3, [calls(LOOKUP), answer("ok")], ToolFaults(fail_after_side_effect={"get_transaction": 1})),
+            )
+        ]
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://{address}/metrics")).text
+    finally:
+        await env.shutdown()
+    assert scrape(text, "agent_tool_calls", tool="get_transaction", outcome="ok") == 3
+    assert scrape(text, "agent_tool_calls", tool="get_transaction", outcome="NotFoundError") == 1
+    assert scrape(text, "agent_tool_calls", tool="get_transaction", outcome="TransientError") == 1
+    assert scrape(text, "agent_retries", error_type="TransientError") == 1
+    assert scrape(text, "agent_retries_skipped", error_type="NotFoundError") == 1
+    prompt_tokens = sum(r.usage.prompt_tokens for r in results)
+    assert scrape(text, "agent_llm_tokens", kind="prompt") == prompt_tokens > 0
+    assert scrape(text, "agent_activity_latency_ms_count", activity_type="llm.complete") == 6
+    assert 'activity_type="tool.get_transaction"' in text and "temporal_activity_execution_latency" in text
+
+
+async def test_otel_spans_for_every_llm_and_tool_activity(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = InMemorySpanExporter()
+    current = trace.get_tracer_provider()
+    if not isinstance(current, TracerProvider):
+        current = TracerProvider()
+        trace.set_tracer_provider(current)
+    current.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setenv("AGENT_OTEL", "1")  # build_worker adds the TracingInterceptor from the env
+    wf = f"otel-{uuid.uuid4().hex[:8]}"
+    result, _ = await harness.run("otel lookup", [calls(LOOKUP), answer("ok")], workflow_id=wf)
+    assert result.status == RunState.COMPLETED
+    spans = [s for s in exporter.get_finished_spans() if (s.attributes or {}).get("temporalWorkflowID") == wf]
+    names = [s.name for s in spans]
+    assert names.count("RunActivity:llm.complete") == 2
+    assert names.count("RunActivity:tool.get_transaction") == 1
