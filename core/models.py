@@ -8,6 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.guardrails import (
+    BudgetUse,
+    ContextSettings,
+    ExhaustedBudget,
+    LoopCounters,
+    LoopState,
+    RunBudgets,
+    UserDayBudget,
+)
+
 MAX_TASK_CHARS = 20_000
 
 
@@ -142,7 +152,8 @@ class TraceStep(Frozen):
 
 
 class AgentLimits(Frozen):
-    max_turns: int = Field(8, ge=1, le=100)
+    # The turn budget of the loop; RunBudgets.max_turns follows it (see AgentRequest.run_budgets).
+    max_turns: int = Field(8, ge=1, le=1000)
     approval_timeout_s: float = Field(24 * 3600, gt=0, le=30 * 24 * 3600)
     escalation_timeout_s: float = Field(72 * 3600, gt=0, le=30 * 24 * 3600)
 
@@ -154,6 +165,16 @@ class AgentRequest(Frozen):
     model: ModelSettings = ModelSettings()
     # Which of the deployment's toolsets the run may use (activities/toolsets.py).
     toolset: str = Field("support", min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    budgets: RunBudgets | None = None
+    context: ContextSettings = ContextSettings()
+    # None: no per-user daily ledger for this run (the CLI sets one from AGENT_USER_DAILY_USD).
+    user_budget: UserDayBudget | None = None
+    # Set only by the workflow itself when it continues as new.
+    carry: Carry | None = None
+
+    def run_budgets(self) -> RunBudgets:
+        """The run's budgets; the turn budget always comes from `limits.max_turns`."""
+        return (self.budgets or RunBudgets()).model_copy(update={"max_turns": self.limits.max_turns})
 
     @field_validator("task")
     @classmethod
@@ -167,6 +188,7 @@ class RunState(StrEnum):
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting_approval"
     COMPLETED = "completed"
+    LOOP_DETECTED = "loop_detected"
     # Waiting for a human's reply; final only for runs recorded before escalations waited.
     ESCALATED = "escalated"
     ESCALATED_UNRESOLVED = "escalated_unresolved"
@@ -181,6 +203,7 @@ FINAL_STATES = frozenset(
         RunState.COMPLETED,
         RunState.ESCALATED,
         RunState.ESCALATED_UNRESOLVED,
+        RunState.LOOP_DETECTED,
         RunState.DENIED,
         RunState.BUDGET_EXHAUSTED,
         RunState.FAILED,
@@ -262,6 +285,10 @@ class AgentResult(Frozen):
     audit: tuple[AuditEntry, ...] = ()
     escalation: Escalation | None = None
     answered_by: str | None = None
+    budget: ExhaustedBudget | None = None
+    spent: BudgetUse | None = None
+    loops: LoopCounters | None = None
+    runs: int = 1  # workflow runs this result spans (continue-as-new)
 
 
 # ── signals ─────────────────────────────────────────────────────────────────
@@ -306,3 +333,30 @@ class DecideResult(Frozen):
     accepted: bool
     call_id: str
     verdict: Literal["approve", "deny"]
+
+
+class Carry(Frozen):
+    """Everything a run hands to its continuation, so the result is as if it never restarted."""
+
+    messages: tuple[ChatMessage, ...]
+    summary: str = ""
+    turn: int
+    turn_limit: int
+    calls: tuple[ToolCallRecord, ...] = ()
+    steps: tuple[TraceStep, ...] = ()
+    audit: tuple[AuditEntry, ...] = ()
+    blocked: dict[str, str] = Field(default_factory=dict)
+    usage: TokenUsage = TokenUsage()
+    cost_usd: float = 0.0
+    spent: BudgetUse = BudgetUse()
+    started_at: datetime
+    ratio: float = 1.0
+    served_model: str | None = None
+    loop: LoopState = LoopState()
+    critiqued: bool = False
+    escalations: int = 0
+    calls_at_escalation: int = 0
+    runs: int = 1
+
+
+AgentRequest.model_rebuild()

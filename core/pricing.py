@@ -47,3 +47,22 @@ def cost_usd(model: str, usage: TokenUsage) -> float:
         return 0.0
     cost = usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok
     return round(cost / 1_000_000, 10)
+
+
+# ── what run budgets need: an explicit price, never a silent zero ───────────
+
+# Used to estimate a call before the served model is known (e.g. ModelSettings.model is None).
+CEILING_PRICE = ModelPrice(
+    max(p.input_per_mtok for p in PRICES.values()), max(p.output_per_mtok for p in PRICES.values())
+)
+
+
+def price_of(model: str) -> ModelPrice | None:
+    """The table's price for a model name as providers spell it, or None when unknown."""
+    return _lookup(model)
+
+
+def cost_at(price: ModelPrice, usage: TokenUsage) -> float:
+    """Cost of one call at an explicit price (the same rounding as `cost_usd`)."""
+    cost = usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok
+    return round(cost / 1_000_000, 10)
