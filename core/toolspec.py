@@ -41,6 +41,13 @@ class ToolSpec:
     side_effect: bool = False
     timeout: timedelta = timedelta(seconds=10)
     max_attempts: int = 3
+    # Served, marked degraded, when the primary is down (circuit open, or its last attempt failed).
+    fallback: Handler | None = field(default=None, repr=False, compare=False)
+    # Circuit breaker (activities/breaker.py): open after N consecutive dependency failures, probe after
+    # the cool-down, close after M probe successes. Plain numbers so core does not import activities.
+    breaker_threshold: int = 3
+    breaker_cooldown_s: float = 30.0
+    breaker_successes: int = 2
 
     @property
     def activity_name(self) -> str:

@@ -183,4 +183,7 @@ def test_generated_call_round_trips(name: str, args: dict[str, Any], style: str,
     content, calls, error = parse_tool_calls(f"{prose}\n{wrapped}", set())
     assert error is None
     assert [(c.name, c.arguments) for c in calls] == [(name, args)]
-    assert content == prose.strip()
+    # Leftovers made only of brackets, commas and blanks are the stray wrapping small models emit
+    # around calls, not prose: the parser drops them by design (parsing._cut).
+    expected = prose.strip() if prose.strip(" \t\r\n{}[],") else ""
+    assert content == expected

@@ -6,14 +6,19 @@ from typing import Protocol
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from core.errors import AgentError, TransientError
+from core.errors import AgentError, PayloadTooLargeError, TransientError
 from core.models import LlmRequest, LlmResponse
 
 log = structlog.get_logger(__name__)
 
 # Far below Temporal's 2 MB payload limit, and far above any useful single reply.
 MAX_CONTENT_BYTES = 32 * 1024
+# Temporal rejects payloads over 2 MB; truncation keeps replies far below, this is the last line.
+MAX_PAYLOAD_BYTES = 1_500_000
+# An unclassified crash is probably a bug: one retry covers a blip, more would only repeat the bug.
+UNCLASSIFIED_MAX_ATTEMPTS = 2
 
 
 class LlmProvider(Protocol):
@@ -45,17 +50,17 @@ class LlmActivities:
             log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
             raise err.to_application_error() from err
         except Exception as exc:
-            # A bug or an unforeseen library error: retry it (bounded by the policy) and make it visible.
+            # A bug or an unforeseen library error: retry it once and make it visible.
             log.error(
                 "llm.unclassified",
+                classification="unclassified",
                 workflow_id=req.workflow_id,
                 turn=req.turn,
                 error_type=type(exc).__name__,
                 error=str(exc)[:500],
             )
-            transient = TransientError(f"unclassified {type(exc).__name__} in llm.complete")
-            raise transient.to_application_error() from exc
-        response = truncate_content(response, self.max_content_bytes)
+            raise unclassified(exc, attempt) from exc
+        response = checked(truncate_content(response, self.max_content_bytes))
         log.info(
             "llm.response",
             workflow_id=req.workflow_id,
@@ -77,3 +82,28 @@ def truncate_content(response: LlmResponse, max_bytes: int) -> LlmResponse:
     kept = encoded[:max_bytes].decode(errors="ignore")
     note = f"\n[truncated: {len(encoded) - len(kept.encode())} bytes of the reply omitted]"
     return response.model_copy(update={"content": kept + note})
+
+
+def unclassified(exc: Exception, attempt: int) -> ApplicationError:
+    """A TransientError, made final at UNCLASSIFIED_MAX_ATTEMPTS so a deterministic bug cannot loop."""
+    message = f"unclassified {type(exc).__name__} in llm.complete"
+    if attempt < UNCLASSIFIED_MAX_ATTEMPTS:
+        return TransientError(message).to_application_error()
+    return ApplicationError(
+        f"{message} (unclassified failure, gave up after {attempt} attempts)",
+        {"classification": "unclassified"},
+        type=TransientError.__name__,
+        non_retryable=True,
+    )
+
+
+def checked(response: LlmResponse) -> LlmResponse:
+    """Refuse a reply that is still too large (e.g. huge tool-call arguments) with a final error."""
+    size = len(response.model_dump_json().encode())
+    if size > MAX_PAYLOAD_BYTES:
+        log.error("llm.payload_too_large", bytes=size, limit=MAX_PAYLOAD_BYTES)
+        raise PayloadTooLargeError(
+            f"model reply of {size} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte payload limit",
+            details={"bytes": size, "limit": MAX_PAYLOAD_BYTES},
+        ).to_application_error()
+    return response

@@ -1,22 +1,42 @@
-"""One Temporal activity per tool spec: validate at the boundary, run the handler, classify errors."""
+"""One Temporal activity per tool spec: validate, pass the tool's breaker, run, classify errors.
+
+Per attempt: validate → breaker.before_call() → handler (or the fallback, marked degraded, when the
+circuit is open or the primary's last attempt failed) → record the outcome → size guard.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.breaker import TIMEOUT, UNCLASSIFIED, BreakerBoard, CircuitBreaker, Clock
 from activities.tools.payload import MAX_RESULT_BYTES, fit
 from activities.tools.store import Store
-from core.errors import AgentError, TransientError
+from core.config import ConfigError
+from core.errors import (
+    AgentError,
+    CircuitOpenError,
+    DependencyDownError,
+    PayloadTooLargeError,
+    TransientError,
+)
 from core.models import ToolInput, ToolOutput
 from core.toolspec import Handler, ToolContext, ToolRegistry, ToolSpec
 
 log = structlog.get_logger(__name__)
+
+# An unclassified crash is probably a bug: one retry covers a blip, more would only repeat the bug.
+UNCLASSIFIED_MAX_ATTEMPTS = 2
+# Temporal rejects payloads over 2 MB; truncation keeps results far below, this is the last line.
+MAX_PAYLOAD_BYTES = 1_500_000
+OPEN_NOTE = "primary unavailable (circuit open): served from fallback"
 
 
 @dataclass(frozen=True)
@@ -25,36 +45,155 @@ class ToolFaults:
 
     `fail_after_side_effect[tool] = n`: attempts 1..n raise TransientError after the handler has
     completed, like a worker that wrote the refund and died before reporting it.
+    `down`: tools whose dependency is down: the handler is not invoked, DependencyDownError is raised.
+    `dependency_calls[tool]`: attempts that reached the tool's dependency (down or not), which is what
+    an open circuit must keep from growing.
     """
 
     fail_after_side_effect: dict[str, int] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)
+    dependency_calls: Counter[str] = field(default_factory=Counter)
+
+    def reach(self, tool: str) -> None:
+        self.dependency_calls[tool] += 1
+        if tool in self.down:
+            raise DependencyDownError(f"injected fault: the dependency of {tool} is down")
 
     def after_handler(self, tool: str, attempt: int) -> None:
         if attempt <= self.fail_after_side_effect.get(tool, 0):
             raise TransientError(f"injected fault: {tool} attempt {attempt} lost after its side effect")
 
 
-async def _invoke(
-    spec: ToolSpec, handler: Handler, store: Store, tool_input: ToolInput, budget: int
-) -> ToolOutput:
-    # Re-validated here too: the workflow validated, but an activity must not trust its caller.
-    args = spec.validate(tool_input.args)
-    ctx = ToolContext(
-        workflow_id=tool_input.workflow_id,
-        call_id=tool_input.call_id,
-        idempotency_key=tool_input.idempotency_key,
-        store=store,
+@dataclass(frozen=True)
+class _Tool:
+    """Everything one tool activity (or its precheck) needs to run an attempt."""
+
+    spec: ToolSpec
+    handler: Handler
+    fallback: Handler | None
+    store: Store
+    faults: ToolFaults
+    budget: int
+    breaker: CircuitBreaker
+    precheck: bool
+
+    async def attempt(self, tool_input: ToolInput, attempt: int, bound: Any) -> ToolOutput:
+        """One attempt; every failure leaves as an ApplicationError of the taxonomy."""
+        try:
+            # Re-validated here too: the workflow validated, but an activity must not trust its caller.
+            args = self.spec.validate(tool_input.args)
+            return _checked(await self._guarded(tool_input, args, attempt, bound))
+        except AgentError as err:
+            raise err.to_application_error() from None
+
+    async def _guarded(self, tool_input: ToolInput, args: Any, attempt: int, bound: Any) -> ToolOutput:
+        try:
+            self.breaker.before_call()
+        except CircuitOpenError:
+            if self.fallback is None:
+                raise
+            bound.warning("tool.fallback", reason="circuit_open")
+            return await self._serve(self.fallback, tool_input, args, OPEN_NOTE)
+        try:
+            output = await self._primary(tool_input, args, attempt)
+        except AgentError as err:
+            self.breaker.record_failure(err.type_name)
+            final = attempt >= self.spec.max_attempts
+            return await self._fallback_or_raise(err, final, tool_input, args, bound)
+        except Exception as exc:
+            self.breaker.record_failure(UNCLASSIFIED)
+            crash = self._unclassified(exc, bound)
+            final = attempt >= min(UNCLASSIFIED_MAX_ATTEMPTS, self.spec.max_attempts)
+            try:
+                return await self._fallback_or_raise(crash, final, tool_input, args, bound)
+            except TransientError:
+                if final:
+                    raise _gave_up(crash, attempt) from None
+                raise
+        except BaseException:
+            self._interrupted()
+            raise
+        self.breaker.record_success()
+        return output
+
+    async def _primary(self, tool_input: ToolInput, args: Any, attempt: int) -> ToolOutput:
+        self.faults.reach(self.spec.name)
+        output = await self._serve(self.handler, tool_input, args)
+        if not self.precheck:
+            self.faults.after_handler(self.spec.name, attempt)
+        return output
+
+    async def _serve(
+        self, handler: Handler, tool_input: ToolInput, args: Any, degraded: str | None = None
+    ) -> ToolOutput:
+        ctx = ToolContext(
+            workflow_id=tool_input.workflow_id,
+            call_id=tool_input.call_id,
+            idempotency_key=tool_input.idempotency_key,
+            store=self.store,
+        )
+        result = (await handler(ctx, args)).model_dump(mode="json")
+        fitted, cut = fit(result, self.budget)
+        note = "; ".join(n for n in (degraded, cut) if n) or None
+        return ToolOutput(result=fitted, truncated=cut is not None, degraded=degraded is not None, note=note)
+
+    async def _fallback_or_raise(
+        self, err: AgentError, final: bool, tool_input: ToolInput, args: Any, bound: Any
+    ) -> ToolOutput:
+        """Serve the fallback when the primary's last allowed attempt failed retryably, else raise."""
+        if not (err.retryable and final and self.fallback is not None):
+            raise err
+        bound.warning("tool.fallback", reason=err.type_name)
+        note = f"primary unavailable ({err.type_name}): served from fallback"
+        try:
+            return await self._serve(self.fallback, tool_input, args, note)
+        except Exception as exc:
+            # A broken fallback must not hide why the primary failed: report the primary's error.
+            bound.error("tool.fallback_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+            raise err from None
+
+    def _unclassified(self, exc: Exception, bound: Any) -> TransientError:
+        bound.error(
+            "tool.unclassified_error",
+            classification=UNCLASSIFIED,
+            error_type=type(exc).__name__,
+            exc_info=True,
+        )
+        message = f"{self.spec.name} failed unexpectedly: {type(exc).__name__}: {str(exc)[:200]}"
+        return TransientError(message, details={"classification": UNCLASSIFIED})
+
+    def _interrupted(self) -> None:
+        """Cancelled mid-call: a timeout implicates the dependency, other cancellations do not."""
+        details = activity.cancellation_details()
+        if details is not None and details.timed_out:
+            self.breaker.record_failure(TIMEOUT)
+        else:
+            self.breaker.release()
+
+
+def _gave_up(err: TransientError, attempt: int) -> ApplicationError:
+    """Still a TransientError to the model, but final, so a deterministic bug cannot loop."""
+    return ApplicationError(
+        f"{err.message} (unclassified failure, gave up after {attempt} attempts)",
+        err.details,
+        type=TransientError.__name__,
+        non_retryable=True,
     )
-    result = (await handler(ctx, args)).model_dump(mode="json")
-    fitted, note = fit(result, budget)
-    return ToolOutput(result=fitted, truncated=note is not None, note=note)
 
 
-def _tool_activity(
-    spec: ToolSpec, store: Store, faults: ToolFaults, budget: int, *, precheck: bool = False
-) -> Callable[..., Any]:
-    handler = spec.precheck if precheck and spec.precheck is not None else spec.handler
-    name = spec.precheck_activity_name if precheck else spec.activity_name
+def _checked(output: ToolOutput) -> ToolOutput:
+    size = len(output.model_dump_json().encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError(
+            f"tool output of {size} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte payload limit",
+            details={"bytes": size, "limit": MAX_PAYLOAD_BYTES},
+        )
+    return output
+
+
+def _tool_activity(tool: _Tool) -> Callable[..., Any]:
+    spec = tool.spec
+    name = spec.precheck_activity_name if tool.precheck else spec.activity_name
 
     async def run_tool(tool_input: ToolInput) -> ToolOutput:
         attempt = activity.info().attempt
@@ -65,20 +204,12 @@ def _tool_activity(
         started = time.perf_counter()
         outcome = "cancelled"  # stays so only if a BaseException (cancellation) interrupts us
         try:
-            output = await _invoke(spec, handler, store, tool_input, budget)
-            if not precheck:
-                faults.after_handler(spec.name, attempt)
-            outcome = "ok"
+            output = await tool.attempt(tool_input, attempt, bound)
+            outcome = "degraded" if output.degraded else "ok"
             return output
-        except AgentError as err:
-            outcome = err.type_name
-            raise err.to_application_error() from None
-        except Exception as exc:
-            outcome = TransientError.__name__
-            bound.error("tool.unclassified_error", error_type=type(exc).__name__, exc_info=True)
-            # Unknown failures are presumed transient; the retry policy bounds the attempts.
-            message = f"{spec.name} failed unexpectedly: {type(exc).__name__}: {str(exc)[:200]}"
-            raise TransientError(message).to_application_error() from None
+        except ApplicationError as err:
+            outcome = err.type or TransientError.__name__
+            raise
         finally:
             latency_ms = round((time.perf_counter() - started) * 1000, 2)
             bound.info("tool.end", latency_ms=latency_ms, outcome=outcome)
@@ -93,13 +224,26 @@ def build_tool_activities(
     faults: ToolFaults | None = None,
     *,
     max_result_bytes: int = MAX_RESULT_BYTES,
+    breakers: BreakerBoard | None = None,
+    clock: Clock = time.monotonic,
 ) -> list[Callable[..., Any]]:
-    """The activities to register on the worker: one per spec, named `tool.<name>`."""
+    """The activities to register on the worker: one per spec, named `tool.<name>`, then prechecks.
+
+    Without `breakers`, a board is built from the specs and AGENT_BREAKERS; nonsense breaker settings
+    raise ConfigError here, at worker start.
+    """
     faults = faults or ToolFaults()
-    built = [_tool_activity(spec, store, faults, max_result_bytes) for spec in registry]
-    built += [
-        _tool_activity(spec, store, faults, max_result_bytes, precheck=True)
-        for spec in registry
-        if spec.precheck is not None
-    ]
+    board = breakers if breakers is not None else BreakerBoard.from_specs(registry, clock=clock)
+    missing = [spec.name for spec in registry if spec.name not in board]
+    if missing:
+        raise ConfigError(f"no circuit breaker configured for tools {missing}")
+
+    def tool(spec: ToolSpec, precheck: bool) -> _Tool:
+        handler = spec.precheck if precheck and spec.precheck is not None else spec.handler
+        fallback = None if precheck else spec.fallback
+        breaker = board.get(spec.name)
+        return _Tool(spec, handler, fallback, store, faults, max_result_bytes, breaker, precheck)
+
+    built = [_tool_activity(tool(spec, False)) for spec in registry]
+    built += [_tool_activity(tool(spec, True)) for spec in registry if spec.precheck is not None]
     return built

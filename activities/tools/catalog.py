@@ -54,6 +54,8 @@ SEARCH_KNOWLEDGE_BASE = ToolSpec(
     ),
     args_model=SearchKnowledgeBaseArgs,
     handler=domain.search_knowledge_base,
+    # When the store is down the model still gets the gist of the policies, marked degraded.
+    fallback=domain.cached_kb_search,
     timeout=timedelta(seconds=10),
     max_attempts=5,
 )

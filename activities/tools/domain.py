@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from decimal import Decimal
 from typing import Any, cast
@@ -25,6 +26,7 @@ from activities.tools.models import (
     TransactionResult,
     TransactionSummary,
 )
+from activities.tools.seed import KB_DOCS
 from activities.tools.store import Store
 from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from core.toolspec import ToolContext
@@ -156,6 +158,19 @@ async def get_merchant_account(ctx: ToolContext, args: GetMerchantAccountArgs) -
 async def search_knowledge_base(ctx: ToolContext, args: SearchKnowledgeBaseArgs) -> SearchResult:
     hits = await _store(ctx).read(lambda conn: q.search_kb(conn, args.query, args.limit))
     return SearchResult(results=[KbHit.model_validate(hit) for hit in hits])
+
+
+# The fallback's cache: each policy's first sentence, in memory, so it answers while the store is down.
+WORD = re.compile(r"[a-z0-9]{4,}")
+KB_CACHE = tuple((i, t, b.split(". ")[0] + ".", set(WORD.findall(f"{t} {b}".lower()))) for i, t, b in KB_DOCS)
+
+
+async def cached_kb_search(ctx: ToolContext, args: SearchKnowledgeBaseArgs) -> SearchResult:
+    """Fallback of search_knowledge_base: cached summaries ranked by keyword overlap, no store access."""
+    words = set(WORD.findall(args.query.lower()))
+    scored = [(len(words & doc_words), i, t, s) for i, t, s, doc_words in KB_CACHE]
+    ranked = sorted((row for row in scored if row[0] > 0), key=lambda row: -row[0])[: min(args.limit, 3)]
+    return SearchResult(results=[KbHit(doc_id=i, title=t, snippet=s, score=n) for n, i, t, s in ranked])
 
 
 # ── side-effecting tools: each write runs inside Store.run_once under the call's key ──
