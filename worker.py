@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from activities.interceptors import ActivityLoggingInterceptor
 from activities.llm.activity import LlmActivities
 from activities.llm.factory import open_provider
+from activities.llm.summarize import SummarizeActivities
 from activities.tools.activities import ToolFaults, build_tool_activities
 from activities.tools.store import Store
 from activities.toolsets import TOOLSETS
@@ -45,6 +46,7 @@ def build_worker(
         workflows=[AgentWorkflow],
         activities=[
             llm.complete,
+            SummarizeActivities(provider).summarize,
             *(fn for registry in TOOLSETS.values() for fn in build_tool_activities(registry, store, faults)),
         ],
         # Let in-flight activities finish on SIGTERM instead of being retried elsewhere.

@@ -174,8 +174,9 @@ async def test_approval_for_wrong_hash_or_call_changes_nothing(harness: Harness)
 
 
 async def test_max_turns_ends_honestly_without_exception(harness: Harness) -> None:
-    lookup = calls(call("search_knowledge_base", query="duplicate charge"))
-    result, _ = await harness.run("loop forever", [lookup] * 10, max_turns=3)
+    # Different queries each turn: progress as far as the loop detector can tell, so max_turns stops it.
+    lookups = [calls(call("search_knowledge_base", query=f"refund policy {n}")) for n in range(10)]
+    result, _ = await harness.run("loop forever", lookups, max_turns=3)
     assert result.status == RunState.BUDGET_EXHAUSTED
     assert result.stop_reason == "max_turns" and result.turns == 3
     assert "stopped after 3 turns" in result.answer and "search_knowledge_base" in result.answer

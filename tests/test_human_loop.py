@@ -176,8 +176,9 @@ async def test_customer_words_escalate_before_the_model_runs(
 
 
 async def test_repeated_tool_failure_escalates(harness: Harness) -> None:
-    missing = calls(call("get_transaction", transaction_id="pay_NOPE999"))
-    result, _ = await harness.run("two failures", [missing, missing, answer("unused")])
+    first = calls(call("get_transaction", transaction_id="pay_NOPE998"))
+    second = calls(call("get_transaction", transaction_id="pay_NOPE999"))
+    result, _ = await harness.run("two failures", [first, second, answer("unused")])
     assert result.escalation is not None and result.escalation.trigger == "repeated_failure"
     assert result.status == RunState.ESCALATED_UNRESOLVED
 

@@ -14,7 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.tools.catalog import ESCALATE_TOOL
     from activities.toolsets import TOOLSETS
     from core import models as m
-    from core.errors import InvalidInputError
+    from core.errors import AgentError, InvalidInputError
+    from core.guardrails import ExhaustedBudget
     from core.search_attributes import (
         AGENT_COST_USD,
         AGENT_PROMPT_VERSION,
@@ -23,12 +24,15 @@ with workflow.unsafe.imports_passed_through():
         AGENT_USER,
     )
     from core.toolspec import ToolRegistry
-    from workflows import critic, escalation, observations, prompts
+    from workflows import carry, critic, escalation, metrics, observations, prompts
     from workflows.acting import ToolRunner, execute, short
+    from workflows.acting import record as record_of
     from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT, failure_of
+    from workflows.guard import Guard
     from workflows.human import HumanLoop
+    from workflows.loop_detect import LoopVerdict, canonical_args
     from workflows.outcome import Stop, partial_answer
-    from workflows.routing import renumber, route
+    from workflows.routing import RoutedCall, renumber, route
 
 SCHEMAS = {name: registry.schemas() for name, registry in TOOLSETS.items()}
 IRREVERSIBLE = {spec.name for registry in TOOLSETS.values() for spec in registry if spec.irreversible}
@@ -36,6 +40,8 @@ IRREVERSIBLE = {spec.name for registry in TOOLSETS.values() for spec in registry
 CRITIC_PATCH = "critic-final-answer"
 # Escalations wait for a human reply, more triggers escalate, approvals get a half-deadline reminder.
 HUMAN_LOOP_PATCH = "human-loop-v1"
+# Budgets before each call, a bounded context window, loop detection, continue-as-new.
+GUARDRAILS_PATCH = "guardrails-v1"
 
 
 @workflow.defn(name="AgentWorkflow")
@@ -65,10 +71,26 @@ class AgentWorkflow:
             m.ChatMessage(role="system", content=prompts.SYSTEM_PROMPT),
             m.ChatMessage(role="user", content=prompts.TASK_TEMPLATE.format(task=request.task)),
         ]
+        self._guard: Guard | None = None
+        self._budget_hit: ExhaustedBudget | None = None
+        self._runs = 1
+        self._run_first_turn = 0
+        if request.carry is not None:
+            self._resume_from(request.carry)
+
+    def _resume_from(self, c: m.Carry) -> None:
+        """Continue-as-new: pick up exactly where the previous run handed over."""
+        self._messages, self._turn, self._turn_limit = list(c.messages), c.turn, c.turn_limit
+        self._calls, self._steps = list(c.calls), list(c.steps)
+        self._usage, self._cost, self._critiqued = c.usage, c.cost_usd, c.critiqued
+        self._escalations, self._calls_at_escalation = c.escalations, c.calls_at_escalation
+        self._human.gate.audit, self._human.gate.blocked = list(c.audit), dict(c.blocked)
+        self._runs, self._run_first_turn = c.runs, c.turn
 
     @workflow.run
     async def run(self, request: m.AgentRequest) -> m.AgentResult:
         self._human_loop = workflow.patched(HUMAN_LOOP_PATCH)
+        guarded = workflow.patched(GUARDRAILS_PATCH)
         runner = ToolRunner(self._human, self._in_flight, reminders=self._human_loop)
         self._publish()
         try:
@@ -76,16 +98,48 @@ class AgentWorkflow:
                 known = ", ".join(sorted(TOOLSETS))
                 message = f"Unknown toolset {request.toolset!r} (known: {known})."
                 raise Stop(m.RunState.FAILED, message, InvalidInputError.__name__)
-            trigger = escalation.customer_trigger(request.task) if self._human_loop else None
+            self._guard = self._make_guard(request) if guarded else None
+            first_run = request.carry is None
+            trigger = escalation.customer_trigger(request.task) if self._human_loop and first_run else None
             if trigger is not None:
                 await self._escalate(*trigger, ticket_id=None)
             while self._turn < self._turn_limit:
                 self._check_cancel()
+                if self._guard is not None and carry.due(self._turn - self._run_first_turn, self._guard):
+                    await self._continue_as_new(request, self._guard)
                 self._turn += 1
                 await self._step(self._turn, runner)
             raise Stop(m.RunState.BUDGET_EXHAUSTED, partial_answer(self._turn, self._calls), "max_turns")
         except Stop as stop:
             return self._finish(stop)
+
+    def _make_guard(self, request: m.AgentRequest) -> Guard:
+        try:
+            return Guard(request, workflow.now(), request.carry)
+        except AgentError as err:  # e.g. a model without a price: refused before any spend
+            raise Stop(m.RunState.FAILED, f"The run was refused: {err.message}", err.type_name) from None
+
+    async def _continue_as_new(self, request: m.AgentRequest, guard: Guard) -> None:
+        """Hand over to a fresh run with everything it needs; history per run stays bounded."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        handed = carry.build(
+            messages=self._messages,
+            guard=guard,
+            turn=self._turn,
+            turn_limit=self._turn_limit,
+            calls=self._calls,
+            steps=self._steps,
+            audit=self._human.gate.audit,
+            blocked=self._human.gate.blocked,
+            usage=self._usage,
+            cost_usd=self._cost,
+            critiqued=self._critiqued,
+            escalations=self._escalations,
+            calls_at_escalation=self._calls_at_escalation,
+            runs=self._runs,
+        )
+        workflow.logger.info("agent.continue_as_new", extra={"turn": self._turn, "runs": self._runs + 1})
+        workflow.continue_as_new(request.model_copy(update={"carry": handed}))
 
     async def _step(self, turn: int, runner: ToolRunner) -> None:
         """One ReAct turn: think, then act on the proposed calls (raises Stop to end the run)."""
@@ -106,17 +160,78 @@ class AgentWorkflow:
             return
         calls = renumber(reply.tool_calls, turn)
         self._messages.append(m.ChatMessage(role="assistant", content=reply.content, tool_calls=calls))
+        routed = [route(call, self._tools) for call in calls]
+        await self._check_tool_budget(len(routed))
         # Independent calls run in parallel; observations return in call order.
-        records = await asyncio.gather(*(runner.run(turn, route(call, self._tools)) for call in calls))
+        records = list(await asyncio.gather(*(self._run_guarded(turn, r, runner) for r in routed)))
         for record in records:
             self._calls.append(record)
+            text = (
+                self._guard.observation(record.tool, record.observation)
+                if self._guard
+                else record.observation
+            )
             self._messages.append(
-                m.ChatMessage(
-                    role="tool", content=record.observation, tool_call_id=record.call_id, name=record.tool
-                )
+                m.ChatMessage(role="tool", content=text, tool_call_id=record.call_id, name=record.tool)
             )
         self._publish()
+        await self._check_loops(records)
         await self._escalate_if_needed(records)
+
+    async def _run_guarded(self, turn: int, routed: RoutedCall, runner: ToolRunner) -> m.ToolCallRecord:
+        """Run a call unless the loop detector says the model already has its result."""
+        guard, spec, args = self._guard, routed.spec, routed.args
+        # A call a human already denied is answered by the gate ("denied earlier"), not as a loop.
+        denied = spec is not None and args is not None and self._human.gate.blocked_reason(spec.name, args)
+        if guard is not None and spec is not None and args is not None and not denied:
+            verdict = guard.loop.observe_call(spec.name, canonical_args(args), turn)
+            if verdict.stop:
+                await self._loop_stop(verdict)
+            if verdict.kind is not None:
+                observation = observations.failure("LoopDetected", verdict.message_for_model, retryable=False)
+                return record_of(turn, routed, m.ToolOutcome.REJECTED, observation, "LoopDetected")
+        return await runner.run(turn, routed)
+
+    async def _check_loops(self, records: list[m.ToolCallRecord]) -> None:
+        if self._guard is None:
+            return
+        for record in records:
+            if record.outcome not in (m.ToolOutcome.OK, m.ToolOutcome.ERROR):
+                continue  # only calls that ran have a result to remember
+            verdict = self._guard.loop.observe_result(record.tool, record.args, record.observation)
+            if verdict.stop:
+                await self._loop_stop(verdict)
+            if verdict.kind is not None:
+                self._messages.append(m.ChatMessage(role="user", content=verdict.message_for_model))
+
+    async def _loop_stop(self, verdict: LoopVerdict) -> None:
+        """Second detection: stop, hand the case to a human via a ticket, say so plainly."""
+        metrics.record_loop_detected(workflow.metric_meter(), verdict.kind or "loop")
+        self._escalations += 1
+        ticket = await self._open_ticket(f"loop detected ({verdict.kind}): {verdict.message_for_model[:300]}")
+        answer = (
+            f"I stopped because I was going in circles ({verdict.kind}); a human colleague will take over"
+            f"{f' (ticket {ticket})' if ticket else ''}. {partial_answer(self._turn, self._calls)}"
+        )
+        raise Stop(m.RunState.LOOP_DETECTED, answer, "loop_detected")
+
+    async def _check_tool_budget(self, count: int) -> None:
+        if self._guard is not None:
+            exhausted = self._guard.tool_calls(count)
+            if exhausted is not None:
+                await self._budget_stop(exhausted)
+
+    async def _budget_stop(self, exhausted: ExhaustedBudget) -> None:
+        """A budget is spent: stop with the partial findings, or escalate if the request says so."""
+        self._budget_hit = exhausted
+        metrics.record_budget_stop(workflow.metric_meter(), exhausted.which)
+        workflow.logger.warning("budget.exhausted", extra={"which": exhausted.which, "used": exhausted.used})
+        if exhausted.escalate and self._human_loop:
+            await self._escalate("budget", exhausted.message, ticket_id=None)
+            self._budget_hit = None
+            return
+        answer = f"{exhausted.message} {partial_answer(self._turn, self._calls)}"
+        raise Stop(m.RunState.BUDGET_EXHAUSTED, answer, exhausted.which)
 
     def _final_answer(self, turn: int, answer: str) -> None:
         """End the run with the model's answer, once the critic finds every action stated in it."""
@@ -136,10 +251,17 @@ class AgentWorkflow:
         raise Stop(m.RunState.DENIED if denied and not acted else m.RunState.COMPLETED, answer, None)
 
     async def _think(self, turn: int) -> m.LlmResponse:
+        prompt = self._messages
+        if self._guard is not None:
+            self._messages = await self._guard.prompt(self._messages)
+            prompt = self._guard.prompt_messages
+            exhausted = self._guard.before_call()
+            if exhausted is not None:
+                await self._budget_stop(exhausted)
         request = m.LlmRequest(
             workflow_id=workflow.info().workflow_id,
             turn=turn,
-            messages=tuple(self._messages),
+            messages=tuple(prompt),
             tools=self._schemas,
             settings=self._request.model,
             prompt_version=prompts.PROMPT_VERSION,
@@ -163,7 +285,7 @@ class AgentWorkflow:
         finally:
             self._in_flight.pop("llm", None)
         self._usage += reply.usage
-        self._cost += reply.cost_usd
+        self._cost += self._guard.after_call(reply) if self._guard is not None else reply.cost_usd
         self._steps.append(
             m.TraceStep(
                 turn=turn,
@@ -214,6 +336,8 @@ class AgentWorkflow:
         guidance = prompts.HUMAN_GUIDANCE.format(responder=reply.responder, text=reply.text)
         self._messages.append(m.ChatMessage(role="user", content=guidance))
         self._turn_limit = self._turn + self._request.limits.max_turns
+        if self._guard is not None:
+            self._guard.grant_turns(self._request.limits.max_turns)
         self._state = m.RunState.RUNNING
         self._publish()
 
@@ -246,6 +370,8 @@ class AgentWorkflow:
         self._state = stop.status
         self._publish()
         workflow.logger.info("agent.end", extra={"status": stop.status.value, "turns": self._turn})
+        latency_ms = (workflow.now() - workflow.info().start_time).total_seconds() * 1000
+        metrics.record_run_end(workflow.metric_meter(), stop.status.value, self._turn, self._cost, latency_ms)
         return m.AgentResult(
             workflow_id=workflow.info().workflow_id,
             status=stop.status,
@@ -260,6 +386,10 @@ class AgentWorkflow:
             audit=tuple(self._human.gate.audit),
             escalation=self._human.escalation,
             answered_by=self._answered_by,
+            budget=self._budget_hit,
+            spent=self._guard.spent if self._guard is not None else None,
+            loops=self._guard.loop.counters if self._guard is not None else None,
+            runs=self._runs,
         )
 
     def _publish(self) -> None:

@@ -27,12 +27,14 @@ def success(result: Any, note: str | None = None, degraded: bool = False) -> str
     return _bounded(payload)
 
 
-def failure(error_type: str, message: str, details: dict[str, Any] | None = None) -> str:
+def failure(
+    error_type: str, message: str, details: dict[str, Any] | None = None, *, retryable: bool | None = None
+) -> str:
     payload: dict[str, Any] = {
         "ok": False,
         "error_type": error_type,
         "message": message,
-        "retryable": is_retryable_type(error_type),
+        "retryable": is_retryable_type(error_type) if retryable is None else retryable,
     }
     if details:
         payload["details"] = details

@@ -1,0 +1,126 @@
+"""Guardrails around every model call: budgets, a bounded context window, loop detection.
+
+Workflow code: decisions are pure (workflows/budgets.py, context_window.py, loop_detect.py); the
+only I/O is the `llm.summarize` activity that folds old turns into the running summary.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm.summarize import SummarizeRequest, SummarizeResult, keep_facts
+    from core import models as m
+    from core.guardrails import BudgetUse, ExhaustedBudget, LoopState
+    from core.pricing import ModelPrice
+    from workflows import budgets, context_window
+    from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT
+    from workflows.loop_detect import LoopDetector
+
+SUMMARIZE_TIMEOUT = LLM_TIMEOUT
+
+
+class Guard:
+    def __init__(self, request: m.AgentRequest, started_at: datetime, carry: m.Carry | None) -> None:
+        self.budgets = request.run_budgets()
+        self.context = request.context
+        self._settings = request.model
+        self._override = self.budgets.price
+        self.started_at = carry.started_at if carry else started_at
+        self.spent = carry.spent if carry else BudgetUse()
+        self.summary = carry.summary if carry else ""
+        self.ratio = carry.ratio if carry else 1.0
+        self.served_model = carry.served_model if carry else None
+        self.loop = LoopDetector(**(carry.loop if carry else LoopState()).model_dump())
+        self._prompt_estimate = 0
+        # Raises InvalidInputError for a model without a price: cost can never be silently zero.
+        self.price: ModelPrice = budgets.resolve_price(
+            request.model.model or self.served_model, self._override
+        )
+
+    def grant_turns(self, turns: int) -> None:
+        """A human resumed the run: fresh turn budget on top of what was used."""
+        self.budgets = self.budgets.model_copy(update={"max_turns": self.spent.turns + turns})
+
+    async def prompt(self, messages: list[m.ChatMessage]) -> list[m.ChatMessage]:
+        """The next call's messages under max_context_tokens; folds old turns into the summary.
+
+        Returns the new message list of the run (system, task, unfolded turns): folded turns are
+        dropped from it, so the state carried across continue-as-new stays bounded too.
+        """
+        head, turns = messages[:2], context_window.group_turns(messages[2:])
+        prompt, fold = context_window.build_prompt(
+            head[0], head[1], self.summary, turns, self.context, self.ratio
+        )
+        if fold:
+            await self._fold(fold)
+            turns = turns[len(fold) :]
+            prompt, _ = context_window.build_prompt(
+                head[0], head[1], self.summary, turns, self.context, self.ratio
+            )
+        self._prompt_estimate = context_window.estimate_messages(prompt, self.context, self.ratio)
+        self.prompt_messages = prompt
+        return head + [msg for turn in turns for msg in turn]
+
+    async def _fold(self, fold: list[list[m.ChatMessage]]) -> None:
+        folded = tuple(msg for turn in fold for msg in turn)
+        request = SummarizeRequest(
+            workflow_id=workflow.info().workflow_id,
+            previous_summary=self.summary,
+            turns=folded,
+            settings=self._settings,
+        )
+        try:
+            result = await workflow.execute_activity(
+                "llm.summarize",
+                request,
+                result_type=SummarizeResult,
+                start_to_close_timeout=SUMMARIZE_TIMEOUT,
+                retry_policy=LLM_RETRY,
+                summary="fold old turns",
+            )
+        except ActivityError:
+            # No model summary: fold in code, which keeps every identifier and argument verbatim.
+            self.summary, _ = keep_facts(self.summary, self.summary, folded)
+            return
+        self.summary = result.summary
+        self.spent = budgets.record_call(
+            self.spent, result.usage, budgets.actual_cost(self.price, result.usage), turn=False
+        )
+
+    def before_call(self) -> ExhaustedBudget | None:
+        """Which budget the next model call would break, judged on its estimate; None if it fits."""
+        estimate = budgets.estimate_call(self._prompt_estimate, self._settings.max_output_tokens, self.price)
+        return budgets.check_before_call(self.budgets, self.spent, estimate, self.elapsed_s())
+
+    def after_call(self, reply: m.LlmResponse) -> float:
+        """Record a reply's spend (at the run's price table) and calibrate the token estimate."""
+        if self.served_model is None and reply.model and self._settings.model is None:
+            self.served_model = reply.model
+            self.price = budgets.resolve_price(reply.model, self._override)
+        cost = budgets.actual_cost(self.price, reply.usage)
+        self.spent = budgets.record_call(self.spent, reply.usage, cost)
+        if reply.usage.prompt_tokens > 0:
+            self.ratio = context_window.calibrate(
+                self._prompt_estimate, reply.usage.prompt_tokens, self.ratio
+            )
+        return cost
+
+    def tool_calls(self, count: int) -> ExhaustedBudget | None:
+        exhausted = budgets.check_tool_calls(self.budgets, self.spent, count)
+        if exhausted is None:
+            self.spent = budgets.record_tool_calls(self.spent, count)
+        return exhausted
+
+    def observation(self, tool: str, text: str) -> str:
+        """The observation as the model will read it: truncated per the tool's strategy."""
+        return context_window.truncate_for_tool(text, tool, self.context)
+
+    def elapsed_s(self) -> float:
+        return max(0.0, (workflow.now() - self.started_at) / timedelta(seconds=1))
+
+    def loop_state(self) -> LoopState:
+        return LoopState(**self.loop.model_dump())
