@@ -25,6 +25,7 @@ from core.config import ConfigError, Settings
 from core.logging import configure_logging
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from workflows.agent import AgentWorkflow
+from workflows.ledger import LedgerActivities, UserDayLedgerWorkflow
 
 log = structlog.get_logger()
 
@@ -38,15 +39,18 @@ def build_worker(
     **options: Any,
 ) -> Worker:
     llm = LlmActivities(provider)
+    ledger = LedgerActivities(client, task_queue)  # per-user daily ledgers live on this queue too
     # Ours first, so every event (the tracer's included) carries the activity's context.
     interceptors = [ActivityLoggingInterceptor(), *tracing_interceptors(), *options.pop("interceptors", ())]
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[AgentWorkflow],
+        workflows=[AgentWorkflow, UserDayLedgerWorkflow],
         activities=[
             llm.complete,
             SummarizeActivities(provider).summarize,
+            ledger.reserve,
+            ledger.settle,
             *(fn for registry in TOOLSETS.values() for fn in build_tool_activities(registry, store, faults)),
         ],
         # Let in-flight activities finish on SIGTERM instead of being retried elsewhere.

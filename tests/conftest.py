@@ -112,7 +112,41 @@ class Harness:
             result = await handle.result()
             history = await handle.fetch_history()
         self.histories.append(history)
+        largest = max_payload_bytes(history)
+        assert largest <= MAX_PAYLOAD_BYTES, f"a payload of {largest} bytes in {handle.id}'s history"
         return result, history
+
+
+# Issue 5: no activity input or output in any test history exceeds 256 KB.
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+def max_payload_bytes(history: WorkflowHistory) -> int:
+    """The largest single payload (input, result, signal, marker) recorded in a history."""
+    largest = 0
+    for event in history.events:
+        for descriptor, value in event.ListFields():
+            if descriptor.name.endswith("_attributes"):
+                largest = max(largest, _largest_payload(value))
+    return largest
+
+
+def _largest_payload(value: Any) -> int:
+    """Walk a protobuf value (message, repeated field or map) for its largest Payload."""
+    from collections.abc import Mapping
+
+    from google.protobuf.message import Message
+    from temporalio.api.common.v1 import Payload
+
+    if isinstance(value, Payload):
+        return value.ByteSize()
+    if isinstance(value, Message):
+        return max((_largest_payload(v) for _, v in value.ListFields()), default=0)
+    if isinstance(value, Mapping):
+        return max((_largest_payload(v) for v in value.values()), default=0)
+    if isinstance(value, (list, tuple)) or type(value).__name__.startswith("Repeated"):
+        return max((_largest_payload(v) for v in value), default=0)
+    return 0
 
 
 @pytest.fixture

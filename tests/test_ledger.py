@@ -138,8 +138,9 @@ async def test_invalid_and_closed_requests_are_rejected(
 ) -> None:
     user_id = user()
     old = await today(env) - timedelta(days=5)
-    with pytest.raises(WorkflowUpdateFailedError):
-        await ledger.reserve(call(user_id, old, "r", 1, 0.1))
+    # A closed day's ledger refuses: the activity turns the refusal into granted=False (never a retry loop).
+    closed = await ledger.reserve(call(user_id, old, "r", 1, 0.1))
+    assert not closed.granted and "closed" in closed.reason
     day = await today(env)
     await ledger.reserve(call(user_id, day, "r", 1, 0.1))
     handle = env.client.get_workflow_handle(ledger_id(user_id, day))

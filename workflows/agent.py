@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tools.catalog import ESCALATE_TOOL
     from activities.toolsets import TOOLSETS
     from core import models as m
-    from core.errors import AgentError, InvalidInputError
+    from core.errors import AgentError, BudgetExceededError, InvalidInputError
     from core.guardrails import ExhaustedBudget
     from core.search_attributes import (
         AGENT_COST_USD,
@@ -258,6 +258,11 @@ class AgentWorkflow:
             exhausted = self._guard.before_call()
             if exhausted is not None:
                 await self._budget_stop(exhausted)
+            granted = await self._guard.reserve(f"llm-{turn}")
+            if granted is not None and not granted.granted:
+                metrics.record_budget_stop(workflow.metric_meter(), "daily")
+                answer = f"{granted.reason} {partial_answer(self._turn - 1, self._calls)}"
+                raise Stop(m.RunState.BUDGET_EXHAUSTED, answer, BudgetExceededError.__name__)
         request = m.LlmRequest(
             workflow_id=workflow.info().workflow_id,
             turn=turn,
@@ -279,13 +284,20 @@ class AgentWorkflow:
             )
         except ActivityError as err:
             error_type, message, _ = failure_of(err)
+            if self._guard is not None:
+                await self._guard.settle(f"llm-{turn}", m.TokenUsage(), 0.0)  # release the reservation
             self._steps.append(m.TraceStep(turn=turn, thought="", error=f"{error_type}: {message}"))
             answer = f"The run stopped because the model call failed ({error_type}): {message}"
             raise Stop(m.RunState.FAILED, answer, error_type) from None
         finally:
             self._in_flight.pop("llm", None)
         self._usage += reply.usage
-        self._cost += self._guard.after_call(reply) if self._guard is not None else reply.cost_usd
+        if self._guard is not None:
+            cost = self._guard.after_call(reply)
+            await self._guard.settle(f"llm-{turn}", reply.usage, cost)
+        else:
+            cost = reply.cost_usd
+        self._cost += cost
         self._steps.append(
             m.TraceStep(
                 turn=turn,

@@ -9,18 +9,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.summarize import SummarizeRequest, SummarizeResult, keep_facts
     from core import models as m
-    from core.guardrails import BudgetUse, ExhaustedBudget, LoopState
+    from core.errors import NON_RETRYABLE_TYPE_NAMES
+    from core.guardrails import BudgetUse, ExhaustedBudget, LoopState, UserDayBudget
     from core.pricing import ModelPrice
     from workflows import budgets, context_window
     from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT
+    from workflows.ledger import LedgerCall, ReserveResult, ledger_day
     from workflows.loop_detect import LoopDetector
 
 SUMMARIZE_TIMEOUT = LLM_TIMEOUT
+# A quick update on another workflow. A regular activity rather than a local one: the server then
+# knows a call is in flight (and a time-skipping test server does not jump past the ledger's day).
+LEDGER_TIMEOUT = timedelta(seconds=30)
+LEDGER_RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=NON_RETRYABLE_TYPE_NAMES)
 
 
 class Guard:
@@ -36,6 +43,9 @@ class Guard:
         self.served_model = carry.served_model if carry else None
         self.loop = LoopDetector(**(carry.loop if carry else LoopState()).model_dump())
         self._prompt_estimate = 0
+        self._estimate = budgets.CallEstimate(0, 0.0)
+        self._user, self._user_budget = request.user_id, request.user_budget
+        self._day = ledger_day(started_at)
         # Raises InvalidInputError for a model without a price: cost can never be silently zero.
         self.price: ModelPrice = budgets.resolve_price(
             request.model.model or self.served_model, self._override
@@ -94,7 +104,49 @@ class Guard:
     def before_call(self) -> ExhaustedBudget | None:
         """Which budget the next model call would break, judged on its estimate; None if it fits."""
         estimate = budgets.estimate_call(self._prompt_estimate, self._settings.max_output_tokens, self.price)
+        self._estimate = estimate
         return budgets.check_before_call(self.budgets, self.spent, estimate, self.elapsed_s())
+
+    async def reserve(self, call_id: str) -> ReserveResult | None:
+        """Reserve the next call's estimate on the user's daily ledger; None when the run has none."""
+        if self._user_budget is None:
+            return None
+        self._day = ledger_day(workflow.now())  # the reservation's day: its settlement goes there too
+        result: ReserveResult = await workflow.execute_activity(
+            "ledger.reserve",
+            self._ledger_call(call_id, self._estimate.tokens, self._estimate.usd),
+            result_type=ReserveResult,
+            start_to_close_timeout=LEDGER_TIMEOUT,
+            retry_policy=LEDGER_RETRY,
+        )
+        return result
+
+    async def settle(self, call_id: str, usage: m.TokenUsage, cost_usd: float) -> None:
+        """Replace the reservation by what the call actually cost (zero when it failed)."""
+        if self._user_budget is None:
+            return
+        try:
+            await workflow.execute_activity(
+                "ledger.settle",
+                self._ledger_call(call_id, usage.total, cost_usd),
+                start_to_close_timeout=LEDGER_TIMEOUT,
+                retry_policy=LEDGER_RETRY,
+            )
+        except ActivityError as err:
+            # The call already happened and the run's own spend is exact; an unreachable or closed
+            # ledger must not fail the run (its reservation expires by TTL). Logged for the operator.
+            workflow.logger.error("budget.settle_failed", extra={"call_id": call_id, "error": str(err.cause)})
+
+    def _ledger_call(self, call_id: str, tokens: int, usd: float) -> LedgerCall:
+        return LedgerCall(
+            user_id=self._user,
+            day=self._day,
+            limits=self._user_budget or UserDayBudget(),
+            run_id=workflow.info().workflow_id,
+            call_id=call_id,
+            tokens=tokens,
+            usd=usd,
+        )
 
     def after_call(self, reply: m.LlmResponse) -> float:
         """Record a reply's spend (at the run's price table) and calibrate the token estimate."""

@@ -19,9 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity, workflow
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
+from core.errors import BudgetExceededError
 from core.guardrails import UserDayBudget
 from core.models import Frozen
 
@@ -255,21 +256,35 @@ class LedgerActivities:
     @activity.defn(name="ledger.reserve")
     async def reserve(self, call: LedgerCall) -> ReserveResult:
         req = ReserveRequest(run_id=call.run_id, call_id=call.call_id, tokens=call.tokens, usd=call.usd)
-        return await self.client.execute_update_with_start_workflow(
-            UserDayLedgerWorkflow.reserve,
-            req,
-            start_workflow_operation=self._start(call),
-            id=f"reserve:{_key(call.run_id, call.call_id)}",
-        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                UserDayLedgerWorkflow.reserve,
+                req,
+                start_workflow_operation=self._start(call),
+                id=f"reserve:{_key(call.run_id, call.call_id)}",
+            )
+        except WorkflowUpdateFailedError as exc:
+            # The validator refused (e.g. the day's ledger is closed): a refusal, never a retry loop.
+            return ReserveResult(granted=False, remaining_usd=0.0, remaining_tokens=0, reason=_why(exc))
 
     @activity.defn(name="ledger.settle")
     async def settle(self, call: LedgerCall) -> LedgerBalance:
         req = SettleRequest(
             run_id=call.run_id, call_id=call.call_id, actual_tokens=call.tokens, actual_usd=call.usd
         )
-        return await self.client.execute_update_with_start_workflow(
-            UserDayLedgerWorkflow.settle,
-            req,
-            start_workflow_operation=self._start(call),
-            id=f"settle:{_key(call.run_id, call.call_id)}",
-        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                UserDayLedgerWorkflow.settle,
+                req,
+                start_workflow_operation=self._start(call),
+                id=f"settle:{_key(call.run_id, call.call_id)}",
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise BudgetExceededError(
+                f"could not settle on the ledger: {_why(exc)}"
+            ).to_application_error() from None
+
+
+def _why(exc: WorkflowUpdateFailedError) -> str:
+    cause = exc.cause
+    return str(getattr(cause, "message", None) or cause or exc)
