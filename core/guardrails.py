@@ -137,6 +137,7 @@ class LoopState(Frozen):
     memory: int = 64
     recent: list[str] = Field(default_factory=list)
     results: dict[str, str] = Field(default_factory=dict)
+    digests: dict[str, str] = Field(default_factory=dict)
     streak_tool: str | None = None
     streak_count: int = 0
     streak_turn: int | None = None

@@ -121,12 +121,18 @@ class Harness:
 MAX_PAYLOAD_BYTES = 256 * 1024
 
 
+ACTIVITY_PAYLOAD_EVENTS = (
+    "activity_task_scheduled_event_attributes",  # inputs
+    "activity_task_completed_event_attributes",  # outputs
+)
+
+
 def max_payload_bytes(history: WorkflowHistory) -> int:
-    """The largest single payload (input, result, signal, marker) recorded in a history."""
+    """The largest activity input or output in a history (signals carry what their sender sent)."""
     largest = 0
     for event in history.events:
         for descriptor, value in event.ListFields():
-            if descriptor.name.endswith("_attributes"):
+            if descriptor.name in ACTIVITY_PAYLOAD_EVENTS:
                 largest = max(largest, _largest_payload(value))
     return largest
 

@@ -10,6 +10,17 @@ with workflow.unsafe.imports_passed_through():
 
 # Temporal suggests continue-as-new long before its hard limits; this keeps every run far below them.
 MAX_HISTORY_EVENTS = 2_000
+# Observations kept in records that outlive their run (the result, the carry); full text is in history.
+RECORD_CHARS = 1_500
+
+
+def compact(record: m.ToolCallRecord) -> m.ToolCallRecord:
+    """A record whose observation is at most RECORD_CHARS: the carry and result stay bounded per call."""
+    text = record.observation
+    if len(text) <= RECORD_CHARS:
+        return record
+    clipped = f"{text[:RECORD_CHARS]}… [{len(text) - RECORD_CHARS} more characters in the run's history]"
+    return record.model_copy(update={"observation": clipped})
 
 
 def due(turns_this_run: int, guard: Guard) -> bool:
@@ -44,7 +55,7 @@ def build(
         summary=guard.summary,
         turn=turn,
         turn_limit=turn_limit,
-        calls=tuple(calls),
+        calls=tuple(compact(c) for c in calls),
         steps=tuple(steps),
         audit=tuple(audit),
         blocked=dict(blocked),

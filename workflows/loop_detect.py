@@ -14,6 +14,7 @@ merchant 1, payment 2, merchant 2) is progress, not ping-pong, and is not flagge
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, Literal
 
@@ -54,6 +55,7 @@ class LoopDetector(BaseModel):
     memory: int = Field(64, ge=4, le=1000, description="distinct calls whose results are remembered")
     recent: list[str] = Field(default_factory=list)
     results: dict[str, str] = Field(default_factory=dict)
+    digests: dict[str, str] = Field(default_factory=dict)
     streak_tool: str | None = None
     streak_count: int = 0
     streak_turn: int | None = None
@@ -83,12 +85,18 @@ class LoopDetector(BaseModel):
     def observe_result(self, tool: str, args: dict[str, Any] | str, result_text: str) -> LoopVerdict:
         """Call with every result of a call that ran; remembers it for later repeats."""
         key = _key(tool, canonical_args(args))
-        earlier = self.results.get(key)
+        digest = hashlib.sha256(result_text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        earlier = self.digests.get(key)
+        # Only a clip (for the model) and a digest (for equality) are kept: this state is carried
+        # across continue-as-new, so it must not grow with the size of tool results.
         self.results.pop(key, None)
-        self.results[key] = result_text
+        self.digests.pop(key, None)
+        self.results[key], self.digests[key] = _clip(result_text), digest
         while len(self.results) > self.memory:
-            self.results.pop(next(iter(self.results)))
-        if earlier is not None and earlier == result_text:
+            oldest = next(iter(self.results))
+            self.results.pop(oldest)
+            self.digests.pop(oldest, None)
+        if earlier is not None and earlier == digest:
             message = f"{_show(key)} returned exactly the same result again: {_clip(result_text)}."
             return self._detect("same_result", message)
         return LoopVerdict(detections=self.counters.detections)
