@@ -1,0 +1,156 @@
+"""Processes of the chaos suite: one dev server on a SQLite file, a pool of workers, and their killing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.search_attributes import CLI_TYPES
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPORAL = Path(sys.executable).parent / "temporal"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def snapshot(root: Path) -> Path:
+    """Copy the code once: a worker restarted mid-run runs what the others run, not a half-saved edit."""
+    target = root / "src"
+    skip = shutil.ignore_patterns(".*", "__pycache__", "tests", "results", "deploy", "*.egg-info", "*.db")
+    shutil.copytree(REPO, target, ignore=skip)
+    return target
+
+
+def _spawn(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+        )
+
+
+@dataclass
+class Server:
+    """`temporal server start-dev` on a SQLite file, so a restart keeps every run."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start and wait for the port; returns the seconds it took."""
+        started = time.monotonic()
+        attrs = [a for name, kind in CLI_TYPES.items() for a in ("--search-attribute", f"{name}={kind}")]
+        cmd = [str(TEMPORAL), "server", "start-dev", "--db-filename", str(self.root / "chaos.db")]
+        cmd += ["--headless", "--ip", "127.0.0.1", "--port", str(self.port), "--log-level", "error", *attrs]
+        self.proc = _spawn(cmd, self.root / "temporal.log")
+        while not port_open(self.port):
+            if self.proc.poll() is not None or time.monotonic() - started > timeout:
+                raise RuntimeError(f"the dev server did not start; see {self.root / 'temporal.log'}")
+            time.sleep(0.1)
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class WorkerPool:
+    """N worker processes on one task queue and one store; dead ones are restarted by `revive`."""
+
+    root: Path
+    size: int
+    env: dict[str, str]
+    code: Path = REPO
+    procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    starts: int = 0
+    self_kills_seen: int = 0
+
+    def start(self, slot: int) -> None:
+        env = dict(self.env, AGENT_WORKER_READY_FILE=str(self.root / f"worker-{slot}.ready"))
+        cmd = [sys.executable, "-m", "bench.chaos_worker"]
+        self.procs[slot] = _spawn(cmd, self.root / f"worker-{slot}.log", env, self.code)
+        self.starts += 1
+
+    def start_all(self) -> None:
+        for slot in range(self.size):
+            self.start(slot)
+
+    def alive(self) -> list[int]:
+        return [slot for slot, proc in self.procs.items() if proc.poll() is None]
+
+    def kill(self, slot: int) -> int:
+        """SIGKILL one worker (no graceful shutdown, no goodbye); returns its pid."""
+        proc = self.procs[slot]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        return proc.pid
+
+    def revive(self) -> list[int]:
+        """Restart every dead worker; a -SIGKILL exit not caused by `kill` was a self-kill after a write."""
+        restarted = []
+        for slot, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                restarted.append(slot)
+                self.start(slot)
+        return restarted
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=35)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def worker_env(
+    server: Server, data_dir: Path, queue: str, die_after_write: float, events: Path
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "LLM_", "TEMPORAL_"))}
+    return env | {
+        "LLM_PROVIDER": "scripted",
+        "AGENT_DATA_DIR": str(data_dir),
+        "AGENT_TASK_QUEUE": queue,
+        "TEMPORAL_ADDRESS": server.address,
+        "CHAOS_DIE_AFTER_WRITE": str(die_after_write),
+        "CHAOS_EVENTS": str(events),
+        "AGENT_LOG_LEVEL": "warning",
+    }

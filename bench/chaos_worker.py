@@ -1,0 +1,45 @@
+"""The chaos suite's worker: `worker.main()` unchanged, plus one fault no outside signal can time.
+
+With CHAOS_DIE_AFTER_WRITE=p, a side-effecting tool's first write is committed and then, with
+probability p, the process SIGKILLs itself before the activity reports: the window where a refund
+exists but Temporal does not know it. The retry (on another worker) must return the recorded result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import worker
+from activities.tools.store import Store
+from core.config import ConfigError
+
+_run_once = Store.run_once
+
+
+async def _run_once_then_maybe_die(
+    self: Store, key: str, tool: str, write: Callable[[sqlite3.Connection], dict[str, Any]]
+) -> tuple[dict[str, Any], bool]:
+    result, replayed = await _run_once(self, key, tool, write)
+    chance = float(os.environ.get("CHAOS_DIE_AFTER_WRITE", "0"))
+    if not replayed and random.random() < chance:
+        events = os.environ.get("CHAOS_EVENTS")
+        if events:
+            with open(events, "a") as out:  # noqa: ASYNC230 - one tiny line, then the process dies
+                out.write(f"{time.time():.3f} after_write {os.getpid()} {tool} {key}\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result, replayed
+
+
+if __name__ == "__main__":
+    Store.run_once = _run_once_then_maybe_die  # type: ignore[method-assign]
+    try:
+        asyncio.run(worker.main())
+    except ConfigError as exc:
+        raise SystemExit(f"worker: {exc}") from None
