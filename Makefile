@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: install model server worker demo stop test lint typecheck replay-check clean bench-retries
+.PHONY: install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -47,5 +47,25 @@ test: install lint typecheck
 bench-retries: install
 	$(PY) -m bench.retries --out bench/results/retries.json
 
+# Issue 5: history bytes and prompt tokens per turn at 10, 50, 200 turns, bounded context vs naive.
+bench-context: install
+	$(PY) -m bench.context --turns 10,50,200 --out bench/results/context.json
+
+# Issue 8: ms per step of AgentWorkflow vs bare activities / local activities / plain asyncio, and replay.
+bench-overhead: install
+	$(PY) -m bench.overhead --turns 20 --reps 7 --replay-turns 100
+
+# Issue 8: 50/200/500 concurrent runs (8 turns, 300 ms model, 100 ms tool) vs bare workflows; ~10 min.
+bench-throughput: install
+	$(PY) -m bench.throughput --runs 50,200,500 --sqlite-runs 200
+
 clean: stop
 	rm -rf $(AGENT_DATA_DIR)
+
+# Issue 7: 200 runs while workers are SIGKILLed and the server restarts once; exit 1 on any loss/duplicate.
+chaos: install
+	$(PY) -m bench.chaos --runs 200 --workers 3 --kills 20 --seed 7
+
+# Decrypts history for the Temporal UI (Settings → Codec Server: http://localhost:8081); needs AGENT_CODEC_KEYS.
+codec-server: install
+	$(PY) -m cli.codec_server --port 8081

@@ -1,0 +1,273 @@
+"""Throughput benchmark (issue 8): N concurrent agent runs against bare workflows of the same shape.
+
+    python -m bench.throughput [--runs 50,200,500] [--sqlite-runs 200] [--turns 8] [--llm-ms 300]
+        [--worker-options JSON] [--no-tuning-check] [--address HOST:PORT] [--tiny]
+
+Each agent run: `turns` turns of a scripted model (llm-ms latency) calling one 100 ms tool, then an
+answer turn; the bare workflow runs the same 2·turns+1 activities with the same sleeps. Per N: wall
+time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step of this process (worker and client)
+and of the server (/proc), failures, and ours/bare. On a tuned in-memory server, a tuned SQLite-file
+server and, unless --no-tuning-check, a default in-memory server (ours at the largest N). Exit 1 when a
+server cannot be reached or a run failed, 2 on bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.tools.noop_tools import SLEEP_S, SLEEP_TOOLS
+from activities.tools.store import Store
+from bench import perf_common as pc
+from core.logging import configure_logging
+from core.models import AgentResult, RunState
+from worker import build_worker
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=pc.positive_list, default=[50, 200, 500], help="N values (in-memory)")
+    parser.add_argument("--sqlite-runs", type=pc.positive_list, default=[200], help="N values (SQLite file)")
+    parser.add_argument("--turns", type=pc.positive, default=8, help="tool turns per run (8)")
+    parser.add_argument("--llm-ms", type=pc.positive, default=300, help="scripted model latency (300)")
+    parser.add_argument(
+        "--worker-options", type=json.loads, default={}, help='e.g. {"max_cached_workflows": 600}'
+    )
+    parser.add_argument(
+        "--unsandboxed", action="store_true", help="UnsandboxedWorkflowRunner (measures the sandbox's cost)"
+    )
+    parser.add_argument("--no-tuning-check", action="store_true", help="skip the default-settings server")
+    parser.add_argument("--address", help="an existing Temporal server (only its runs are measured)")
+    parser.add_argument("--tiny", action="store_true", help="N=3, 2 turns (for tests)")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.runs, args.sqlite_runs, args.turns = [3], [3], 2
+    if args.unsandboxed:
+        args.worker_options = {**args.worker_options, "workflow_runner": UnsandboxedWorkflowRunner()}
+    return args
+
+
+@dataclass
+class Batch:
+    label: str
+    runs: int
+    steps: int
+    wall_s: float
+    latencies: list[float]
+    failures: list[str]
+    worker_cpu_s: float
+    server_cpu_s: float | None
+
+    def row(self, bare: Batch | None) -> list[str]:
+        ratio = f"{(self.steps / self.wall_s) / (bare.steps / bare.wall_s):.2f}" if bare else "-"
+        server = f"{1000 * self.server_cpu_s / self.steps:.2f}" if self.server_cpu_s is not None else "n/a"
+        return [
+            self.label,
+            str(self.runs),
+            f"{self.wall_s:.1f}",
+            f"{self.runs / self.wall_s:.1f}",
+            f"{self.steps / self.wall_s:.0f}",
+            f"{pc.percentile(self.latencies, 0.5):.2f}",
+            f"{pc.percentile(self.latencies, 0.95):.2f}",
+            f"{1000 * self.worker_cpu_s / self.steps:.2f}",
+            server,
+            str(len(self.failures)),
+            ratio,
+        ]
+
+
+HEADER = [
+    "",
+    "N",
+    "wall s",
+    "runs/s",
+    "steps/s",
+    "p50 s",
+    "p95 s",
+    "worker cpu ms/step",
+    "server cpu ms/step",
+    "failures",
+    "ours/bare steps/s",
+]
+
+
+class Rig:
+    """The agent worker and the bare worker of one server, and how to fire a batch at either."""
+
+    def __init__(
+        self, client: Client, store: Store, args: argparse.Namespace, server: pc.DevServer | None
+    ) -> None:
+        self.client, self.args, self.server, self.tag = client, args, server, uuid.uuid4().hex[:6]
+        self.provider = pc.scripted_provider(pc.perf_book([args.turns], args.llm_ms / 1000, SLEEP_TOOLS))
+        self.store = store
+
+    def workers(self) -> list[Worker]:
+        options = self.args.worker_options
+        bare = Worker(
+            self.client,
+            task_queue=f"bare-{self.tag}",
+            workflows=[pc.BareWorkflow],
+            activities=[pc.perf_step],
+            **options,
+        )
+        return [build_worker(self.client, f"agent-{self.tag}", self.provider, self.store, **options), bare]
+
+    async def _one(self, kind: str, i: int) -> float:
+        """Seconds from start to result; raises on anything but a completed run."""
+        started = time.perf_counter()
+        wid = f"tp-{kind}-{self.tag}-{i}"
+        if kind == "ours":
+            result = await self.client.execute_workflow(
+                "AgentWorkflow",
+                pc.perf_request(self.args.turns),
+                id=wid,
+                task_queue=f"agent-{self.tag}",
+                result_type=AgentResult,
+            )
+            if result.status != RunState.COMPLETED:
+                raise RuntimeError(f"{wid} ended {result.status.value}: {result.answer[:120]}")
+        else:
+            inp = pc.BareInput(
+                steps=2 * self.args.turns + 1, llm_ms=self.args.llm_ms, tool_ms=round(SLEEP_S * 1000)
+            )
+            await self.client.execute_workflow(
+                "PerfBare", inp, id=wid, task_queue=f"bare-{self.tag}", result_type=int
+            )
+        return time.perf_counter() - started
+
+    async def batch(self, kind: str, runs: int, label: str) -> Batch:
+        self.tag_n = getattr(self, "tag_n", 0) + 1
+        server_cpu = self.server.cpu_s() if self.server else None
+        cpu, started = time.process_time(), time.perf_counter()
+        offset = self.tag_n * 100_000
+        done = await asyncio.gather(
+            *(self._one(kind, offset + i) for i in range(runs)), return_exceptions=True
+        )
+        wall = time.perf_counter() - started
+        latencies = [d for d in done if isinstance(d, float)]
+        failures = [f"{type(d).__name__}: {d}" for d in done if isinstance(d, BaseException)]
+        server_s = self.server.cpu_s() - server_cpu if self.server and server_cpu is not None else None
+        steps = runs * (2 * self.args.turns + 1)
+        return Batch(label, runs, steps, wall, latencies, failures, time.process_time() - cpu, server_s)
+
+
+async def measure(
+    client: Client, server: pc.DevServer | None, sizes: list[int], kinds: list[str], args: argparse.Namespace
+) -> list[tuple[Batch, Batch | None]]:
+    """Per N: bare then ours (each kind alone on the machine), after a small warm-up of both."""
+    out: list[tuple[Batch, Batch | None]] = []
+    with tempfile.TemporaryDirectory(prefix="perf-store-") as tmp:
+        rig = Rig(client, Store.open(Path(tmp)), args, server)
+        async with AsyncExitStack() as stack:
+            for worker in rig.workers():
+                await stack.enter_async_context(worker)
+            for kind in kinds:
+                await rig.batch(kind, 2, "warm-up")
+            for runs in sizes:
+                bare = await rig.batch("bare", runs, "bare") if "bare" in kinds else None
+                ours = await rig.batch("ours", runs, "ours")
+                out.append((ours, bare))
+        await rig.provider.aclose()
+    return out
+
+
+@dataclass(frozen=True)
+class Setup:
+    label: str
+    dynamic: dict[str, str]
+    sqlite: bool
+    sizes: list[int]
+    kinds: list[str]
+
+
+def setups(args: argparse.Namespace) -> list[Setup]:
+    both = ["bare", "ours"]
+    plan = [Setup("tuned, in-memory", pc.TUNED, False, args.runs, both)]
+    plan.append(Setup("tuned, SQLite file", pc.TUNED, True, args.sqlite_runs, both))
+    if not args.no_tuning_check:
+        plan.append(Setup("default settings, in-memory", {}, False, [max(args.runs)], ["ours"]))
+    return plan
+
+
+async def run_setup(setup: Setup, args: argparse.Namespace) -> list[tuple[Batch, Batch | None]]:
+    with tempfile.TemporaryDirectory(prefix="perf-db-") as tmp:
+        server = await pc.start_server(
+            setup.label, setup.dynamic, Path(tmp) / "temporal.db" if setup.sqlite else None
+        )
+        try:
+            return await measure(server.client, server, setup.sizes, setup.kinds, args)
+        finally:
+            server.stop()
+
+
+def section(title: str, results: list[tuple[Batch, Batch | None]]) -> list[str]:
+    rows = []
+    for ours, bare in results:
+        if bare is not None:
+            rows.append(bare.row(None))
+        rows.append(ours.row(bare))
+    failures = [f for ours, bare in results for f in ours.failures + (bare.failures if bare else [])]
+    return [f"server: {title}", *pc.table(HEADER, rows), *[f"  failure: {f}" for f in failures[:5]], ""]
+
+
+def tuning_line(tuned: list[tuple[Batch, Batch | None]], default: list[tuple[Batch, Batch | None]]) -> str:
+    t, d = tuned[-1][0], default[-1][0]
+    ratio = (t.steps / t.wall_s) / (d.steps / d.wall_s)
+    return (
+        f"tuning check, ours at N={t.runs}: tuned {t.steps / t.wall_s:.0f} steps/s vs default "
+        f"{d.steps / d.wall_s:.0f} steps/s (tuned/default = {ratio:.2f}; must be ≥ 0.90)"
+    )
+
+
+async def amain(args: argparse.Namespace) -> int:
+    wall = time.perf_counter()
+    shape = (
+        f"{args.turns} turns × (scripted model {args.llm_ms} ms + one {round(SLEEP_S * 1000)} ms tool) "
+        f"+ answer = {2 * args.turns + 1} steps per run; worker options {args.worker_options or 'defaults'}"
+    )
+    lines = [
+        f"Throughput: {shape}; load average {pc.load_average()}",
+        "worker cpu: this process (both workers and the client starting the runs); server cpu: the dev "
+        "server process (/proc utime+stime); steps/s counts activities; ours/bare compares steps/s",
+        "",
+    ]
+    try:
+        if args.address:
+            client = await pc.connect(args.address)
+            lines += section(args.address, await measure(client, None, args.runs, ["bare", "ours"], args))
+        else:
+            results = {s.label: await run_setup(s, args) for s in setups(args)}
+            lines += [line for label, res in results.items() for line in section(label, res)]
+            if not args.no_tuning_check:
+                lines.append(tuning_line(results["tuned, in-memory"], results["default settings, in-memory"]))
+    except pc.Unreachable as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    print(
+        "\n".join([*lines, f"wall time {time.perf_counter() - wall:.1f} s; load average {pc.load_average()}"])
+    )
+    return 1 if any("failure:" in line for line in lines) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # A log line per activity would be measured too; production keeps INFO, see the report.
+    configure_logging(level="WARNING")
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+    return asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
