@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.faults import FaultyModel
@@ -29,6 +28,8 @@ from bench.naive_react import run_naive
 from bench.report import TaskRecord, main_table, summarise_records, sweep_table
 from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
 from bench.temporal_agent import run_ours
+from core.client import deployment_converter
+from core.config import Settings
 from core.logging import configure_logging
 from core.search_attributes import (
     AGENT_COST_USD,
@@ -111,13 +112,14 @@ async def compare(client: Client, args: argparse.Namespace) -> dict[str, Any]:
 async def _client(address: str | None) -> tuple[Client, WorkflowEnvironment | None]:
     if address:
         client = await asyncio.wait_for(
-            Client.connect(address, data_converter=pydantic_data_converter), timeout=10
+            Client.connect(address, data_converter=deployment_converter(Settings.from_env())), timeout=10
         )
         return client, None
     if not TEMPORAL_BIN.exists():
         raise RuntimeError(f"no Temporal CLI at {TEMPORAL_BIN}; run `make install`")
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        # The deployment's converter: benches measure what production runs (payload store included).
+        data_converter=deployment_converter(Settings.from_env()),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_existing_path=str(TEMPORAL_BIN),
         dev_server_log_level="error",

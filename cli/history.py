@@ -5,6 +5,7 @@ Payloads are decoded as plain JSON, not as today's models, so histories recorded
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 Json = dict[str, Any]
 
@@ -36,8 +38,13 @@ class Act:
         return (self.ended - self.scheduled).total_seconds() * 1000 if self.ended else None
 
 
+# The client's converter in practice (codec keys, external payload store); plain pydantic by default.
+_converter: ContextVar[DataConverter] = ContextVar("history_converter", default=pydantic_data_converter)
+
+
 async def _decode(payloads: Payloads) -> Any:
-    values = await pydantic_data_converter.decode(list(payloads.payloads)) if payloads.payloads else []
+    converter = _converter.get()
+    values = await converter.decode(list(payloads.payloads)) if payloads.payloads else []
     return values[0] if values else None
 
 
@@ -52,7 +59,11 @@ def _failure(failure: Failure) -> tuple[str, str]:
     return "Failure", failure.message
 
 
-async def read(history: WorkflowHistory) -> tuple[list[Act], list[Json], Json]:
+async def read(
+    history: WorkflowHistory, converter: DataConverter | None = None
+) -> tuple[list[Act], list[Json], Json]:
+    if converter is not None:
+        _converter.set(converter)
     """Activities in schedule order, signals, and how the execution started and ended."""
     acts: dict[int, Act] = {}
     signals: list[Json] = []

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, CliError
 from cli.runs import query_status
 from core import search_attributes as sa
+from core.client import deployment_converter
+from core.config import Settings
 from core.models import AgentResult, RunState
 
 
@@ -79,7 +80,8 @@ async def replay(client: Client | None, target: str) -> dict[str, Any]:
         history = await client.get_workflow_handle(target).fetch_history()
     else:
         raise CliError("NotFoundError", f"{target} is neither a history file nor a reachable run id")
-    replayer = Replayer(workflows=[AgentWorkflow], data_converter=pydantic_data_converter)
+    # The deployment's converter: decrypts (codec keys) and fetches large payloads (payload store).
+    replayer = Replayer(workflows=[AgentWorkflow], data_converter=deployment_converter(Settings.from_env()))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is not None:
         raise CliError(

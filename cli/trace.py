@@ -12,6 +12,7 @@ import re
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, EXIT_OK, CliError
@@ -88,7 +89,7 @@ async def fetch(client: Client, workflow_id: str) -> WorkflowHistory:
 
 
 async def trace(client: Client, workflow_id: str) -> tuple[int, Json]:
-    report = await build_report(await fetch(client, workflow_id))
+    report = await build_report(await fetch(client, workflow_id), client.data_converter)
     # The same exit codes as `status`: by the agent's outcome, else failed when Temporal ended the run.
     if report.status is not None and report.status in {s.value for s in RunState}:
         code = EXIT_BY_STATE[RunState(report.status)]
@@ -213,8 +214,8 @@ def _failure_report(acts: list[Act], run: Json, result: Json) -> FailureReport |
     )
 
 
-async def build_report(history: WorkflowHistory) -> TraceReport:
-    acts, signals, run = await read(history)
+async def build_report(history: WorkflowHistory, converter: DataConverter | None = None) -> TraceReport:
+    acts, signals, run = await read(history, converter)
     result: Json = run["result"] if isinstance(run.get("result"), dict) else {}
     request: Json = run["request"] if isinstance(run.get("request"), dict) else {}
     turns = _turns(acts, result)

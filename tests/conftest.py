@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,7 @@ from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedTransport
 from activities.tools.activities import ToolFaults
 from activities.tools.store import Store
 from core.models import AgentLimits, AgentRequest, AgentResult
+from core.payload_store import payload_storage
 from core.search_attributes import AGENT_COST_USD, AGENT_PROMPT_VERSION, AGENT_STATUS, AGENT_TURNS, AGENT_USER
 from worker import build_worker
 
@@ -45,10 +47,13 @@ async def register_search_attributes(client: Client, namespace: str = "default")
 
 
 @pytest.fixture(scope="session")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
+async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
+    # The deployment's converter: pydantic, plus the external store for payloads over 16 KB.
+    converter = dataclasses.replace(
+        pydantic_data_converter, external_storage=payload_storage(tmp_path_factory.mktemp("store"))
+    )
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=converter
     )
     await register_search_attributes(environment.client)
     yield environment

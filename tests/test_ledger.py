@@ -27,7 +27,9 @@ from workflows.ledger import (
 LIMITS = UserDayBudget(max_cost_usd=1.0, max_tokens=1_000_000)
 
 
-@pytest.fixture
+# One worker for the whole session: ledgers stay open until their day closes, and a time-skipping
+# server that reaches a ledger's timer with no worker on its queue would wait forever.
+@pytest.fixture(scope="session")
 async def ledger(env: WorkflowEnvironment) -> AsyncIterator[LedgerActivities]:
     queue = f"tq-ledger-{uuid.uuid4().hex[:8]}"
     worker = Worker(

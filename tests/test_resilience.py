@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, Worker
 
 from activities.breaker import BreakerBoard, BreakerState
@@ -55,8 +55,9 @@ class Runs:
         )
         result = await handle.result()
         history = await handle.fetch_history()
+        # The deployment's converter: large payloads live in its store, not in the history.
         replayed = await Replayer(
-            workflows=[AgentWorkflow], data_converter=pydantic_data_converter
+            workflows=[AgentWorkflow], data_converter=client.data_converter
         ).replay_workflow(history, raise_on_replay_failure=False)
         assert replayed.replay_failure is None
         return result, history
@@ -94,19 +95,23 @@ def observation(result: AgentResult, index: int = 0) -> dict[str, Any]:
     return parsed
 
 
-def completed_results(history: WorkflowHistory, activity_type: str) -> list[dict[str, Any]]:
-    """The decoded results of every completed activity of this type, as recorded in history."""
+async def completed_results(
+    history: WorkflowHistory, activity_type: str, converter: DataConverter
+) -> list[dict[str, Any]]:
+    """The results of every completed activity of this type, decoded as the deployment decodes them
+    (a large result lives in the payload store; history holds its reference)."""
     names = {
         e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     }
-    return [
-        json.loads(e.activity_task_completed_event_attributes.result.payloads[0].data)
+    payloads = [
+        e.activity_task_completed_event_attributes.result.payloads[0]
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
         and names[e.activity_task_completed_event_attributes.scheduled_event_id] == activity_type
     ]
+    return [value for value in await converter.decode(payloads)] if payloads else []
 
 
 async def test_an_open_circuit_makes_zero_calls_to_the_dependency_until_the_cooldown(
@@ -190,7 +195,9 @@ async def test_a_3mb_tool_output_is_truncated_and_the_run_completes(harness: Har
     async with worker(harness, scripts, registry=with_handler("search_knowledge_base", huge_search)) as runs:
         result, history = await runs.run("huge output")
     assert result.status == RunState.COMPLETED and result.answer == "Read it."
-    [output] = completed_results(history, "tool.search_knowledge_base")
+    [output] = await completed_results(
+        history, "tool.search_knowledge_base", harness.env.client.data_converter
+    )
     assert output["truncated"] is True and output["note"].startswith(f"truncated to fit {MAX_RESULT_BYTES}")
     assert json_size(output["result"]) <= MAX_RESULT_BYTES
     assert 0 < len(output["result"]["results"]) < 30

@@ -10,7 +10,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     # Pydantic models and the tool catalog are pure and heavy: import once, not per sandboxed run.
-    from activities.toolsets import TOOLSETS
+    from activities.toolsets import IRREVERSIBLE, TOOLSETS
     from core import models as m
     from core.errors import BudgetExceededError, InvalidInputError
     from workflows import carry, critic, escalation, metrics, prompts
@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outcome import Stop, partial_answer
     from workflows.routing import renumber, route
 
-from workflows.agent_base import CRITIC_PATCH, GUARDRAILS_PATCH, HUMAN_LOOP_PATCH, IRREVERSIBLE
+from workflows.agent_base import CRITIC_PATCH, GUARDRAILS_PATCH, HUMAN_LOOP_PATCH
 from workflows.escalating import EscalationSteps
 from workflows.guarded_steps import GuardedSteps
 

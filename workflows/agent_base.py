@@ -9,7 +9,7 @@ from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     # Pydantic models and the tool catalog are pure and heavy: import once, not per sandboxed run.
-    from activities.toolsets import TOOLSETS
+    from activities.toolsets import SCHEMAS, TOOLSETS
     from core import models as m
     from core.guardrails import ExhaustedBudget
     from core.search_attributes import (
@@ -25,8 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.human import HumanLoop
     from workflows.outcome import Stop
 
-SCHEMAS = {name: registry.schemas() for name, registry in TOOLSETS.items()}
-IRREVERSIBLE = {spec.name for registry in TOOLSETS.values() for spec in registry if spec.irreversible}
 # Changes of the command sequence, kept so histories recorded before them still replay.
 CRITIC_PATCH = "critic-final-answer"
 # Escalations wait for a human reply, more triggers escalate, approvals get a half-deadline reminder.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from core.models import ToolCallRecord, ToolOutcome
 from workflows.observations import field_of
@@ -21,7 +21,7 @@ def fact_of(record: ToolCallRecord) -> tuple[str, str] | None:
     return None
 
 
-def unreported(answer: str, calls: Iterable[ToolCallRecord], irreversible: set[str]) -> list[str]:
+def unreported(answer: str, calls: Iterable[ToolCallRecord], irreversible: Collection[str]) -> list[str]:
     """Sentences for each irreversible action whose identifier the answer leaves out."""
     missing = []
     for record in calls:
