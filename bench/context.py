@@ -30,7 +30,8 @@ from activities.tools.store import Store
 from bench.context_history import fetch_runs, measure
 from bench.context_model import reader_provider, task_for
 from bench.context_report import acceptance, compare_turn, render
-from bench.retries import _client, _positive
+from bench.options import positive
+from bench.retries import _client
 from core.guardrails import ContextSettings, RunBudgets
 from core.logging import configure_logging
 from core.models import AgentLimits, AgentRequest, AgentResult
@@ -49,7 +50,7 @@ TINY_TURNS = [4, 16]
 
 
 def _turn_list(text: str) -> list[int]:
-    turns = [_positive(part.strip()) for part in text.split(",") if part.strip()]
+    turns = [positive(part.strip()) for part in text.split(",") if part.strip()]
     if not turns:
         raise argparse.ArgumentTypeError("give at least one turn count, e.g. 10,50,200")
     return sorted(set(turns))
@@ -58,7 +59,7 @@ def _turn_list(text: str) -> list[int]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.context", description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=_turn_list, default=[10, 50, 200], help="comma separated, > 0")
-    parser.add_argument("--naive-cap", type=_positive, default=NAIVE_CAP, help="most turns of naive runs")
+    parser.add_argument("--naive-cap", type=positive, default=NAIVE_CAP, help="most turns of naive runs")
     parser.add_argument("--out", type=Path, default=Path("bench/results/context.json"))
     parser.add_argument("--address", help="an existing Temporal server (default: start a local one)")
     parser.add_argument("--tiny", action="store_true", help=f"turns {TINY_TURNS} (for tests)")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from temporalio import activity, workflow
 
+from bench.options import positive
+
 with workflow.unsafe.imports_passed_through():
     # The sandbox re-imports this module for BareWorkflow: everything else is passed through.
-    import argparse
     import asyncio
     import os
     import socket
@@ -184,17 +185,6 @@ async def connect(address: str) -> Client:
 
 
 # ── numbers ─────────────────────────────────────────────────────────────────
-
-
-def positive(text: str) -> int:
-    """argparse type: an integer > 0, refused with a clear message otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
 
 
 def positive_list(text: str) -> list[int]:

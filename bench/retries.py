@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.faults import FaultyModel
 from activities.toolsets import TOOLSETS
 from bench.naive_react import run_naive
+from bench.options import positive
 from bench.report import TaskRecord, main_table, summarise_records, sweep_table
 from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
 from bench.temporal_agent import run_ours
@@ -57,23 +58,13 @@ def _rates(text: str) -> list[float]:
     return [_rate(part) for part in text.split(",") if part.strip()]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.retries", description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=_positive, default=200, help="number of tasks (default 200)")
+    parser.add_argument("--tasks", type=positive, default=200, help="number of tasks (default 200)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--hallucination", type=_rate, default=0.28, help="rate in [0, 1] (default 0.28)")
     parser.add_argument("--sweep", type=_rates, default=[0.05, 0.15], help="extra rates, comma separated")
-    parser.add_argument("--concurrency", type=_positive, default=20, help="tasks in flight per agent")
+    parser.add_argument("--concurrency", type=positive, default=20, help="tasks in flight per agent")
     parser.add_argument("--out", type=Path, default=Path("bench/results/retries.json"))
     parser.add_argument("--address", help="an existing Temporal server (default: start a local one)")
     parser.add_argument("--tiny", action="store_true", help="6 tasks, no sweep (for tests)")

@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from cli.errors import EXIT_FAILED, CliError
+from cli.errors import EXIT_FAILED, CliError, run_unreadable
 from cli.runs import query_status
 from core.models import (
     AgentResult,
@@ -27,11 +27,7 @@ async def existing_handle(client: Client, workflow_id: str) -> WorkflowHandle[An
     try:
         await handle.describe()
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise CliError("NotFoundError", f"no run with id {workflow_id!r}") from None
-        raise CliError(
-            "TemporalError", f"could not read run {workflow_id}: {exc.message}", EXIT_FAILED
-        ) from None
+        raise run_unreadable(exc, workflow_id) from None
     return handle
 
 

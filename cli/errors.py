@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from temporalio.service import RPCError, RPCStatusCode
+
 from core.models import RunState
 
 EXIT_OK = 0
@@ -30,3 +32,10 @@ class CliError(Exception):
         self.kind = kind
         self.message = message
         self.code = code
+
+
+def run_unreadable(exc: RPCError, workflow_id: str) -> CliError:
+    """The CLI error for a run the server could not give us: unknown id, or the server's reason."""
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return CliError("NotFoundError", f"no run with id {workflow_id!r}")
+    return CliError("TemporalError", f"could not read run {workflow_id}: {exc.message}", EXIT_FAILED)

@@ -13,9 +13,9 @@ import re
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from cli.errors import EXIT_BY_STATE, EXIT_FAILED, EXIT_OK, CliError
+from cli.errors import EXIT_BY_STATE, EXIT_FAILED, EXIT_OK, run_unreadable
 from cli.history import Act, Json, read
 from core.models import RunState
 from workflows import observations
@@ -81,11 +81,7 @@ async def fetch(client: Client, workflow_id: str) -> WorkflowHistory:
     try:
         return await client.get_workflow_handle(workflow_id).fetch_history()
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise CliError("NotFoundError", f"no run with id {workflow_id!r}") from None
-        raise CliError(
-            "TemporalError", f"could not read run {workflow_id}: {exc.message}", EXIT_FAILED
-        ) from None
+        raise run_unreadable(exc, workflow_id) from None
 
 
 async def trace(client: Client, workflow_id: str) -> tuple[int, Json]:

@@ -128,13 +128,11 @@ def invalid_input(exc: ValidationError) -> InvalidInputError:
     return InvalidInputError(f"invalid {exc.title}: " + "; ".join(parts), details={"errors": parts})
 
 
-class LoopState(Frozen):
-    """A LoopDetector's state as carried across continue-as-new (workflows/loop_detect.py)."""
+class LoopFields(BaseModel):
+    """The loop detector's state; LoopDetector (workflows/loop_detect.py) adds the behaviour."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    streak_n: int = 4
-    memory: int = 64
+    streak_n: int = Field(4, ge=2, le=100)
+    memory: int = Field(64, ge=4, le=1000, description="distinct calls whose results are remembered")
     recent: list[str] = Field(default_factory=list)
     results: dict[str, str] = Field(default_factory=dict)
     digests: dict[str, str] = Field(default_factory=dict)
@@ -142,3 +140,9 @@ class LoopState(Frozen):
     streak_count: int = 0
     streak_turn: int | None = None
     counters: LoopCounters = LoopCounters()
+
+
+class LoopState(LoopFields):
+    """A LoopDetector's state as carried across continue-as-new."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")

@@ -42,6 +42,15 @@ async def wait_for_pending(handle: WorkflowHandle[Any, AgentResult]) -> RunStatu
     raise AssertionError("no approval became pending")
 
 
+async def approve_as_alice(handle: WorkflowHandle[Any, AgentResult]) -> None:
+    """Approve the run's first pending call as alice, bound to the hash she was shown."""
+    status = await wait_for_pending(handle)
+    item = status.pending[0]
+    await handle.signal(
+        "approve", ApproveSignal(call_id=item.call_id, approver="alice", args_sha256=item.args_sha256)
+    )
+
+
 async def test_final_answer_after_a_lookup(harness: Harness) -> None:
     result, history = await harness.run(
         "look up pay_ABC123",
@@ -130,7 +139,7 @@ async def test_refund_waits_for_approval_then_runs_once(harness: Harness) -> Non
             "approve", ApproveSignal(call_id="t1-1", approver="alice", args_sha256=item.args_sha256)
         )
 
-    result, _ = await harness.run("refund it", [calls(REFUND), answer("Refunded.")], during=approve)
+    result, _ = await harness.run("refund it", [calls(REFUND), answer("Refunded.")], during=approve_as_alice)
     assert result.status == RunState.COMPLETED
     assert result.tool_calls[0].outcome == ToolOutcome.OK and result.tool_calls[0].approved_by == "alice"
     assert await harness.store.count("refunds") == before + 1
@@ -183,19 +192,12 @@ async def test_max_turns_ends_honestly_without_exception(harness: Harness) -> No
 
 
 async def test_refund_retried_after_its_write_is_stored_once(harness: Harness) -> None:
-    async def approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
-        status = await wait_for_pending(handle)
-        await handle.signal(
-            "approve",
-            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
-        )
-
     before = await harness.store.count("refunds")
     result, history = await harness.run(
         "refund with a crash after the write",
         [calls(REFUND), answer("Refunded.")],
         faults=ToolFaults(fail_after_side_effect={"initiate_refund": 1}),
-        during=approve,
+        during=approve_as_alice,
     )
     assert result.tool_calls[0].outcome == ToolOutcome.OK
     assert attempts_by_activity(history)["tool.initiate_refund"] == 2
@@ -254,35 +256,21 @@ async def test_doomed_refund_is_refused_before_any_human_is_asked(harness: Harne
 
 
 async def test_critic_sends_back_an_answer_that_hides_the_refund(harness: Harness) -> None:
-    async def approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
-        status = await wait_for_pending(handle)
-        await handle.signal(
-            "approve",
-            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
-        )
-
     vague = answer("All sorted, nothing else to do.")
-    result, _ = await harness.run("vague answers", [calls(REFUND), vague, vague], during=approve)
+    result, _ = await harness.run("vague answers", [calls(REFUND), vague, vague], during=approve_as_alice)
     refund_id = json.loads(result.tool_calls[0].observation)["result"]["refund_id"]
     assert result.status == RunState.COMPLETED and result.turns == 3  # one extra turn for the critic
     assert result.answer.startswith("All sorted") and f"Refund {refund_id} of 49.99 USD" in result.answer
 
 
 async def test_critic_accepts_an_answer_that_states_the_refund(harness: Harness) -> None:
-    async def approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
-        status = await wait_for_pending(handle)
-        await handle.signal(
-            "approve",
-            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
-        )
-
     workflow_id = "critic-precise"
     refund_id = derived_id("re_", f"{workflow_id}:t1-1")  # refund ids derive from the idempotency key
     precise = answer(f"I refunded the duplicate: 49.99 USD, refund {refund_id}.")
     result, _ = await harness.run(
         "vague then precise",
         [calls(REFUND), answer("All sorted."), precise],
-        during=approve,
+        during=approve_as_alice,
         workflow_id=workflow_id,
     )
     assert result.turns == 3 and result.answer == precise.content  # accepted as written, nothing appended

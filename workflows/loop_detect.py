@@ -18,9 +18,9 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from core.guardrails import LoopCounters
+from core.guardrails import LoopFields
 
 LoopKind = Literal["repeat_call", "same_result", "ping_pong", "same_tool_streak"]
 RESULT_CHARS = 1500  # how much of an earlier result the model is shown again
@@ -46,20 +46,10 @@ def canonical_args(args: dict[str, Any] | str) -> str:
     return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-class LoopDetector(BaseModel):
-    """Carry it across continue-as-new as it is: `model_dump()` in, `model_validate()` out."""
+class LoopDetector(LoopFields):
+    """Carry it across continue-as-new as its LoopState: `model_dump()` in, `LoopDetector(**state)` out."""
 
     model_config = ConfigDict(extra="forbid")
-
-    streak_n: int = Field(4, ge=2, le=100)
-    memory: int = Field(64, ge=4, le=1000, description="distinct calls whose results are remembered")
-    recent: list[str] = Field(default_factory=list)
-    results: dict[str, str] = Field(default_factory=dict)
-    digests: dict[str, str] = Field(default_factory=dict)
-    streak_tool: str | None = None
-    streak_count: int = 0
-    streak_turn: int | None = None
-    counters: LoopCounters = LoopCounters()
 
     def observe_call(self, tool: str, canonical_args_json: str, turn: int | None = None) -> LoopVerdict:
         """Call before running a tool call; a verdict with `kind` means: do not run it."""
