@@ -35,15 +35,7 @@ class LlmActivities:
     @activity.defn(name="llm.complete")
     async def complete(self, req: LlmRequest) -> LlmResponse:
         attempt = activity.info().attempt if activity.in_activity() else 1
-        log.info(
-            "llm.request",
-            workflow_id=req.workflow_id,
-            turn=req.turn,
-            attempt=attempt,
-            messages=len(req.messages),
-            tools=[t.name for t in req.tools],
-            prompt_version=req.prompt_version,
-        )
+        # llm.request / llm.response are logged by the activity interceptor, with full context.
         try:
             response = await self.provider.complete(req)
         except AgentError as err:
@@ -61,16 +53,6 @@ class LlmActivities:
             )
             raise unclassified(exc, attempt) from exc
         response = checked(truncate_content(response, self.max_content_bytes))
-        log.info(
-            "llm.response",
-            workflow_id=req.workflow_id,
-            turn=req.turn,
-            tool_calls=[c.name for c in response.tool_calls],
-            prompt_tokens=response.usage.prompt_tokens,
-            completion_tokens=response.usage.completion_tokens,
-            latency_ms=round(response.latency_ms, 1),
-            parse_error=response.parse_error,
-        )
         return response
 
 
