@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core import models as m
@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
 
 # A change of the command sequence, kept so histories recorded before it still replay.
 PRECHECK_PATCH = "precheck-before-approval"
+# Tools declared `local` run as local activities (a marker instead of scheduled/started/completed).
+LOCAL_TOOLS_PATCH = "local-tools-v1"
 
 
 def tool_input(call_id: str, args: dict[str, Any]) -> m.ToolInput:
@@ -33,13 +35,37 @@ async def execute(
     spec: ToolSpec, call_id: str, args: dict[str, Any], *, precheck: bool = False
 ) -> m.ToolOutput:
     name = spec.precheck_activity_name if precheck else spec.activity_name
+    summary = (f"check {spec.name}" if precheck else f"{spec.name}({short(args)})")[:200]
+    if spec.local and not precheck and workflow.patched(LOCAL_TOOLS_PATCH):
+        try:
+            local: m.ToolOutput = await workflow.execute_local_activity(
+                name,
+                tool_input(call_id, args),
+                result_type=m.ToolOutput,
+                start_to_close_timeout=spec.timeout,
+                retry_policy=spec.retry_policy(),
+                summary=summary,
+            )
+        except ApplicationError as err:
+            # A failed local activity arrives unwrapped (only its timeout comes as ActivityError):
+            # wrap it so callers read every tool failure the same way (failure_of).
+            raise ActivityError(
+                err.message,
+                scheduled_event_id=0,
+                started_event_id=0,
+                identity="",
+                activity_type=name,
+                activity_id="",
+                retry_state=None,
+            ) from err
+        return local
     output: m.ToolOutput = await workflow.execute_activity(
         name,
         tool_input(call_id, args),
         result_type=m.ToolOutput,
         start_to_close_timeout=spec.timeout,
         retry_policy=spec.retry_policy(),
-        summary=(f"check {spec.name}" if precheck else f"{spec.name}({short(args)})")[:200],
+        summary=summary,
     )
     return output
 

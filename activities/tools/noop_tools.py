@@ -46,6 +46,7 @@ def _spec(name: str, description: str, handler: Handler) -> ToolSpec:
         handler=handler,
         timeout=timedelta(seconds=10),
         max_attempts=3,
+        local=True,  # no I/O beyond a sleep, nothing written: the cheap case local activities are for
     )
 
 

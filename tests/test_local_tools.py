@@ -1,0 +1,138 @@
+"""Tools declared `local` run as local activities (issue 8): in the history, with the error taxonomy."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from activities.llm.scripted import ScriptedReply, ScriptedToolCall
+from activities.tools.noop_tools import REGISTRY as PERF
+from activities.tools.noop_tools import StepArgs, StepResult
+from activities.tools.store import Store
+from activities.toolsets import SCHEMAS, TOOLSETS
+from core.errors import NotFoundError, TransientError
+from core.models import AgentLimits, AgentRequest, AgentResult, RunState, ToolOutcome
+from core.toolspec import ToolContext, ToolRegistry, ToolSpec
+from tests.conftest import scripted_provider
+from tests.history_facts import scheduled_activities
+from tests.test_replay import replayer
+from worker import build_worker
+
+ATTEMPTS: Counter[str] = Counter()
+
+
+async def missing(ctx: ToolContext, args: StepArgs) -> StepResult:
+    ATTEMPTS["lookup_missing"] += 1
+    raise NotFoundError(f"nothing under {args.i}")
+
+
+async def flaky(ctx: ToolContext, args: StepArgs) -> StepResult:
+    ATTEMPTS["lookup_flaky"] += 1
+    if ATTEMPTS["lookup_flaky"] == 1:
+        raise TransientError("blip")
+    return StepResult(i=args.i)
+
+
+def _local(name: str, handler: Any) -> ToolSpec:
+    return ToolSpec(name=name, description=name, args_model=StepArgs, handler=handler, local=True)
+
+
+TEST_TOOLS = ToolRegistry([_local("lookup_missing", missing), _local("lookup_flaky", flaky)])
+
+
+def local_markers(history: WorkflowHistory) -> list[dict[str, Any]]:
+    """The data of each local activity marker: activity_type, attempt, ..."""
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+
+
+async def run(
+    env: WorkflowEnvironment, store: Store, toolset: str, script: list[ScriptedReply]
+) -> tuple[AgentResult, WorkflowHistory]:
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(
+        env.client,
+        queue,
+        scripted_provider({"local tools": script}),
+        store,
+        max_cached_workflows=0,  # every task replays: the local-activity markers must replay too
+        workflow_failure_exception_types=[Exception],
+    )
+    async with worker:
+        handle = await env.client.start_workflow(
+            "AgentWorkflow",
+            AgentRequest(task="local tools", user_id="t", toolset=toolset, limits=AgentLimits(max_turns=4)),
+            id=f"wf-{uuid.uuid4().hex[:10]}",
+            task_queue=queue,
+            result_type=AgentResult,
+        )
+        result = await handle.result()
+        history = await handle.fetch_history()
+    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None
+    return result, history
+
+
+def step(name: str, i: int) -> ScriptedReply:
+    return ScriptedReply(tool_calls=[ScriptedToolCall(name=name, arguments={"i": i})])
+
+
+def test_a_tool_with_side_effects_cannot_be_local() -> None:
+    for side_effect, irreversible in ((True, False), (False, True)):
+        with pytest.raises(ValueError, match="cannot run as a local activity"):
+            ToolSpec(
+                name="x",
+                description="x",
+                args_model=BaseModel,
+                handler=missing,
+                local=True,
+                side_effect=side_effect,
+                irreversible=irreversible,
+            )
+
+
+def test_the_perf_tools_are_local_and_no_demo_tool_with_side_effects_is() -> None:
+    assert all(spec.local for spec in PERF)
+    assert not any(spec.local for spec in TOOLSETS["support"] if spec.side_effect or spec.irreversible)
+
+
+async def test_local_tools_leave_markers_not_scheduled_activities(
+    env: WorkflowEnvironment, store: Store
+) -> None:
+    script = [step("noop_a", 0), step("noop_b", 1), ScriptedReply(content="done")]
+    result, history = await run(env, store, "perf", script)
+    assert result.status == RunState.COMPLETED
+    assert [c.outcome for c in result.tool_calls] == [ToolOutcome.OK, ToolOutcome.OK]
+    assert scheduled_activities(history) == ["llm.complete"] * 3  # the model call stays a real activity
+    assert [m["activity_type"] for m in local_markers(history)] == ["tool.noop_a", "tool.noop_b"]
+
+
+async def test_a_local_tools_non_retryable_error_is_not_retried_and_a_transient_one_is(
+    env: WorkflowEnvironment, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(TOOLSETS, "local-test", TEST_TOOLS)
+    monkeypatch.setitem(SCHEMAS, "local-test", TEST_TOOLS.schemas())
+    ATTEMPTS.clear()
+    script = [step("lookup_missing", 1), step("lookup_flaky", 2), ScriptedReply(content="done")]
+    result, history = await run(env, store, "local-test", script)
+    assert result.status == RunState.COMPLETED
+    failed, retried = result.tool_calls
+    assert (failed.outcome, failed.error_type) == (ToolOutcome.ERROR, "NotFoundError")
+    assert (retried.outcome, retried.error_type) == (ToolOutcome.OK, None)
+    assert ATTEMPTS == {"lookup_missing": 1, "lookup_flaky": 2}
+    assert [(m["activity_type"], m["attempt"]) for m in local_markers(history)] == [
+        ("tool.lookup_missing", 1),
+        ("tool.lookup_flaky", 2),
+    ]
