@@ -7,6 +7,7 @@ so they reach the runtime's Prometheus endpoint with namespace, task_queue and a
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -99,6 +100,10 @@ def retry_decision(exc: BaseException, attempt: int, policy: RetryPolicy | None)
 
 
 def _log_start(activity_type: str, arg: object) -> None:
+    # Fields are built only for an event the level keeps: no dump of every prompt message (~20 µs for
+    # 20 turns) or of every result just for the filter to drop it. Metrics are counted either way.
+    if not log.is_enabled_for(logging.INFO):
+        return
     if isinstance(arg, LlmRequest):
         log.info(
             "llm.request",
@@ -117,7 +122,7 @@ def _on_success(activity_type: str, result: object, latency_ms: float) -> None:
     if isinstance(result, LlmResponse):
         _llm_response(meter, result, latency_ms)
     tool = tool_name(activity_type)
-    if tool is not None:
+    if tool is not None and log.is_enabled_for(logging.INFO):
         size = len(result.model_dump_json()) if isinstance(result, BaseModel) else None
         truncated = result.truncated if isinstance(result, ToolOutput) else None
         log.info(
@@ -128,22 +133,24 @@ def _on_success(activity_type: str, result: object, latency_ms: float) -> None:
             result_bytes=size,
             truncated=truncated,
         )
+    if tool is not None:
         _count(meter, "agent_tool_calls", {"tool": tool, "outcome": "ok"})
 
 
 def _llm_response(meter: MetricMeter | None, result: LlmResponse, latency_ms: float) -> None:
-    log.info(
-        "llm.response",
-        content=result.content,
-        tool_calls=[{"name": c.name, "arguments": c.arguments} for c in result.tool_calls],
-        prompt_tokens=result.usage.prompt_tokens,
-        completion_tokens=result.usage.completion_tokens,
-        latency_ms=round(result.latency_ms or latency_ms, 1),
-        cost_usd=result.cost_usd,
-        model=result.model,
-        finish_reason=result.finish_reason,
-        parse_error=result.parse_error,
-    )
+    if log.is_enabled_for(logging.INFO):
+        log.info(
+            "llm.response",
+            content=result.content,
+            tool_calls=[{"name": c.name, "arguments": c.arguments} for c in result.tool_calls],
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            latency_ms=round(result.latency_ms or latency_ms, 1),
+            cost_usd=result.cost_usd,
+            model=result.model,
+            finish_reason=result.finish_reason,
+            parse_error=result.parse_error,
+        )
     if meter is None:
         return
     tokens = meter.create_counter("agent_llm_tokens", "LLM tokens by kind", "tokens")
