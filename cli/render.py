@@ -1,13 +1,15 @@
-"""Human-readable lines for live progress; one line per change, never repeated."""
+"""Human-readable lines for live progress: one or more lines per progress event, never repeated."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from core.models import PendingApproval, RunStatus, ToolCallRecord, ToolOutcome
+from core.models import PendingApproval
+from core.progress import ProgressEvent, ProgressKind, ProgressPage
 
-MARKS = {ToolOutcome.OK: "✓", ToolOutcome.ERROR: "✗", ToolOutcome.REJECTED: "✗", ToolOutcome.DENIED: "⊘"}
+MARKS = {"ok": "✓", "error": "✗", "rejected": "✗", "denied": "⊘"}
+VERDICTS = {"approved": "✓ approved", "denied": "⊘ denied", "timeout": "⌛ no decision in time, denied"}
 
 
 def approve_commands(workflow_id: str, item: PendingApproval, approver: str = "YOUR_NAME") -> list[str]:
@@ -18,55 +20,53 @@ def approve_commands(workflow_id: str, item: PendingApproval, approver: str = "Y
     ]
 
 
-def describe_call(record: ToolCallRecord) -> str:
-    mark = MARKS[record.outcome]
-    if record.outcome == ToolOutcome.OK:
-        return f"  {mark} {record.tool} {record.latency_ms:.0f} ms"
-    detail = record.error_type or record.outcome.value
-    try:
-        message = json.loads(record.observation).get("message", "")
-    except (ValueError, AttributeError):
-        message = ""
-    return f"  {mark} {record.tool} {record.outcome.value}: {detail} {message}".rstrip()
+def event_lines(event: ProgressEvent) -> list[str]:
+    """The line(s) of one event; approvals waiting get theirs from the page (see ProgressPrinter)."""
+    kind, turn = event.kind, event.turn
+    if kind == ProgressKind.THINKING:
+        return [f"  … thinking (turn {turn})"]
+    if kind == ProgressKind.THOUGHT:
+        return [_thought(event)]
+    if kind == ProgressKind.CALL_START:
+        return [f"  → calling {event.label}…"]
+    if kind == ProgressKind.CALL_END:
+        mark = MARKS.get(event.outcome or "", "✗")
+        if event.outcome == "ok":
+            return [f"  {mark} {event.label} {event.latency_ms or 0:.0f} ms"]
+        return [f"  {mark} {event.label} {event.outcome}: {event.detail}".rstrip(" :")]
+    if kind == ProgressKind.APPROVAL_DECIDED:
+        return [f"  {VERDICTS.get(event.outcome or '', event.outcome)}: {event.label} ({event.detail})"]
+    if kind == ProgressKind.HUMAN_REPLY:
+        return [f"  ↩ {event.label} replied ({event.outcome})"]
+    return []  # waiting approvals, escalations and the end: the follower prints those with details
+
+
+def _thought(event: ProgressEvent) -> str:
+    took = f"  [{event.latency_ms or 0:.0f} ms, {event.tokens or 0} tokens]"
+    if event.outcome and event.outcome != "unparseable":
+        return f"turn {event.turn}: the model call failed ({event.outcome}): {event.detail}"
+    if event.outcome == "unparseable":
+        return f"turn {event.turn}: unparseable reply, the model is told{took}"
+    if event.label:
+        return f"turn {event.turn}: {event.detail + ' → ' if event.detail else ''}{event.label}{took}"
+    return f"turn {event.turn}: answering{took}"
 
 
 @dataclass
 class ProgressPrinter:
-    """Turns successive `status` snapshots into new progress lines."""
+    """Turns successive `progress` pages into new lines."""
 
     workflow_id: str
-    seen_steps: int = 0
-    seen_calls: int = 0
-    seen_flight: set[str] = field(default_factory=set)
-    seen_pending: set[str] = field(default_factory=set)
     show_commands: bool = True
 
-    def lines(self, status: RunStatus) -> list[str]:
-        # A snapshot may hold a turn's step and its calls and the next step: order them by turn.
-        events: list[tuple[int, int, str]] = []
-        for step in status.steps[self.seen_steps :]:
-            thought = " ".join(step.thought.split())[:160]
-            if step.actions:
-                line = f"turn {step.turn}: {thought + ' → ' if thought else ''}{'; '.join(step.actions)}"
-                events.append((step.turn, 0, line))
-            elif step.error:
-                events.append((step.turn, 0, f"turn {step.turn}: {step.error}"))
-        for record in status.calls[self.seen_calls :]:
-            events.append((record.turn, 1, describe_call(record)))
-        out = [line for _, _, line in sorted(events, key=lambda e: (e[0], e[1]))]
-        self.seen_steps = len(status.steps)
-        self.seen_calls = len(status.calls)
-        for label in status.in_flight:
-            if label not in self.seen_flight:
-                out.append(f"  … {label}" if label.startswith("thinking") else f"  → calling {label}…")
-        self.seen_flight |= set(status.in_flight)
-        for item in status.pending:
-            if item.call_id not in self.seen_pending:
-                self.seen_pending.add(item.call_id)
-                out.append(f"  ⏸ waiting for approval of {item.tool} {json.dumps(item.args)}")
-                out.append(
-                    f"    call {item.call_id}, args_sha256 {item.args_sha256}, deadline {item.deadline}"
-                )
+    def lines(self, page: ProgressPage, event: ProgressEvent) -> list[str]:
+        out = event_lines(event)
+        if event.kind == ProgressKind.APPROVAL_WAITING:
+            item = next((p for p in page.pending if p.call_id == event.detail), None)
+            out.append(f"  ⏸ waiting for approval of {event.label} {json.dumps(item.args) if item else ''}")
+            if item is not None:
+                out.append(f"    call {item.call_id}, args_sha256 {item.args_sha256}")
+                out.append(f"    deadline {item.deadline}")
                 if self.show_commands:
                     out.append("    approve with either of:")
                     out.extend(f"      {cmd}" for cmd in approve_commands(self.workflow_id, item))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,12 +25,16 @@ from cli.render import ProgressPrinter
 from core import search_attributes as sa
 from core.config import Settings
 from core.models import AgentRequest, AgentResult, Escalation, PendingApproval, RunStatus
+from core.progress import ProgressEvent, ProgressPage
 from workflows.prompts import PROMPT_VERSION
 
+# A step shows within one interval (the 1 s target, with room for the query's own round trip).
 POLL_SECONDS = 0.3
 Emit = Callable[[str], None]
 OnPending = Callable[[WorkflowHandle[Any, Any], PendingApproval], Awaitable[None]]
 OnEscalated = Callable[[WorkflowHandle[Any, Any], Escalation], Awaitable[None]]
+# Called with each progress event and the moment it was shown (the latency bench uses it).
+Observe = Callable[[ProgressEvent, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -88,43 +93,86 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
         return None
 
 
+async def query_progress(handle: WorkflowHandle[Any, Any], since: int) -> ProgressPage | None:
+    """Step events from `since` on, or None while no worker can answer the query."""
+    try:
+        page: ProgressPage = await handle.query("progress", since, result_type=ProgressPage)
+        return page
+    except RPCError:
+        return None
+
+
 async def follow(
     handle: WorkflowHandle[Any, Any],
     emit: Emit,
     on_pending: OnPending | None = None,
     on_escalated: OnEscalated | None = None,
+    observe: Observe | None = None,
 ) -> AgentResult:
-    """Print each step as it starts and ends until the run finishes; return its result."""
-    printer = ProgressPrinter(handle.id, show_commands=on_pending is None)
+    """Print each step as it starts and ends until the run finishes; return its result.
+
+    Polls the `progress` query with a cursor: each answer holds only the new events, so a poll
+    costs the same at turn 90 as at turn 1, and a step shows within one poll interval.
+    """
+    follower = _Follower(handle, emit, on_pending, on_escalated, observe)
     result_task = asyncio.ensure_future(handle.result())
-    handled: set[str] = set()
-    escalations_seen: set[str] = set()
-    waiting_noted = False
     while not result_task.done():
-        status = await query_status(handle)
-        if status is None and not waiting_noted:
-            emit("  (waiting for a worker to pick the run up…)")
-            waiting_noted = True
-        if status is not None:
-            for line in printer.lines(status):
-                emit(line)
-            for item in status.pending:
-                if on_pending is not None and item.call_id not in handled:
-                    handled.add(item.call_id)
-                    await on_pending(handle, item)
-            escalated = status.escalation
-            if escalated is not None and escalated.since.isoformat() not in escalations_seen:
-                escalations_seen.add(escalated.since.isoformat())
-                emit(f"  ⇪ escalated to a human ({escalated.trigger}): {escalated.reason}")
-                emit(f"    ticket {escalated.ticket_id}; reply before {escalated.deadline} with:")
-                emit(f'      python starter.py reply {handle.id} "YOUR ANSWER" --by YOUR_NAME [--resume]')
-                if on_escalated is not None:
-                    await on_escalated(handle, escalated)
+        await follower.poll()
         await asyncio.wait({result_task}, timeout=POLL_SECONDS)
+    await follower.poll()  # the last steps, recorded between the final poll and the result
     try:
         return result_task.result()
     except WorkflowFailureError as exc:
         raise CliError("WorkflowFailed", f"run {handle.id} failed: {exc.cause}", EXIT_FAILED) from None
+
+
+@dataclass
+class _Follower:
+    handle: WorkflowHandle[Any, Any]
+    emit: Emit
+    on_pending: OnPending | None
+    on_escalated: OnEscalated | None
+    observe: Observe | None
+    cursor: int = 0
+    run: int = 1
+    waiting_noted: bool = False
+    handled: set[str] = field(default_factory=set)
+    escalations_seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.printer = ProgressPrinter(self.handle.id, show_commands=self.on_pending is None)
+
+    async def poll(self) -> None:
+        page = await query_progress(self.handle, self.cursor)
+        if page is None:
+            if not self.waiting_noted:
+                self.emit("  (waiting for a worker to pick the run up…)")
+                self.waiting_noted = True
+            return
+        if page.run != self.run:  # continue-as-new: the next run numbers its events from 0
+            self.run, self.cursor = page.run, 0
+            page = await query_progress(self.handle, 0) or page
+        for event in page.events:
+            for line in self.printer.lines(page, event):
+                self.emit(line)
+            if self.observe is not None:
+                self.observe(event, datetime.now(UTC))
+        self.cursor = page.next_seq
+        for item in page.pending:
+            if self.on_pending is not None and item.call_id not in self.handled:
+                self.handled.add(item.call_id)
+                await self.on_pending(self.handle, item)
+        await self._escalation(page.escalation)
+
+    async def _escalation(self, escalated: Escalation | None) -> None:
+        if escalated is None or escalated.since.isoformat() in self.escalations_seen:
+            return
+        self.escalations_seen.add(escalated.since.isoformat())
+        self.emit(f"  ⇪ escalated to a human ({escalated.trigger}): {escalated.reason}")
+        self.emit(f"    ticket {escalated.ticket_id}; reply before {escalated.deadline} with:")
+        self.emit(f'      python starter.py reply {self.handle.id} "YOUR ANSWER" --by YOUR_NAME [--resume]')
+        if self.on_escalated is not None:
+            await self.on_escalated(self.handle, escalated)
 
 
 def outcome_of(result: AgentResult, settings: Settings) -> RunOutcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -25,13 +26,13 @@ from activities.interceptors import retry_decision
 from activities.tools.activities import ToolFaults
 from activities.tools.store import Store
 from core.errors import NON_RETRYABLE_TYPE_NAMES, NotFoundError, TransientError
-from core.logging import build_processors, configure_logging
+from core.logging import build_processors, configure_logging, route_stdlib_logging
 from core.models import ApproveSignal, RunState
 from core.redaction import MASK, Redactor, redactor_from_env
 from core.telemetry import metrics_bind_address, runtime_with_prometheus, tracing_interceptors
 from tests.conftest import BIN, Harness, register_search_attributes, scripted_provider
+from tests.live_stack import free_port
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
-from tests.test_cli_bad_input import _free_port
 from workflows import metrics
 
 SECRET = "sk-obs-SECRET-7a1b9c"
@@ -50,7 +51,11 @@ def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturingLoggerFactory]
         logger_factory=factory,
         cache_logger_on_first_use=False,
     )
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    route_stdlib_logging()  # workflow.logger's events join the same chain, as in the worker
     yield factory
+    root.handlers, root.level = handlers, level
     structlog.reset_defaults()
 
 
@@ -165,6 +170,12 @@ def test_metrics_port_is_validated() -> None:
     assert tracing_interceptors({}) == []
 
 
+async def approve_first(handle: Any) -> None:
+    item = (await wait_for_pending(handle)).pending[0]
+    signal = ApproveSignal(call_id=item.call_id, approver="al", args_sha256=item.args_sha256)
+    await handle.signal("approve", signal)
+
+
 # ── a real run's events ─────────────────────────────────────────────────────
 
 
@@ -173,12 +184,6 @@ async def test_events_of_a_run_with_retry_skip_approval_and_failure(
 ) -> None:
     task = f"observe me; the customer pasted {SECRET} by mistake"
 
-    async def approve(handle: Any) -> None:
-        item = (await wait_for_pending(handle)).pending[0]
-        await handle.signal(
-            "approve", ApproveSignal(call_id=item.call_id, approver="al", args_sha256=item.args_sha256)
-        )
-
     script = [
         calls(LOOKUP, MISSING, content="Checking."),
         calls(REFUND),
@@ -186,7 +191,7 @@ async def test_events_of_a_run_with_retry_skip_approval_and_failure(
     ]
     provider = scripted_provider({"observe me": script}, api_key=SECRET)
     faults = ToolFaults(fail_after_side_effect={"initiate_refund": 1})
-    result, _ = await harness.run(task, script, provider=provider, faults=faults, during=approve)
+    result, _ = await harness.run(task, script, provider=provider, faults=faults, during=approve_first)
     assert result.status == RunState.COMPLETED
     structlog.get_logger("test").info("probe", customer_note="private", api_key=SECRET)
 
@@ -224,6 +229,19 @@ async def test_events_of_a_run_with_retry_skip_approval_and_failure(
         == "ok"
     )
 
+    # The workflow's own events: replay-safe (once each, though every task replays), with their turn.
+    begin = only(events, "agent.start", workflow_id=wf)
+    assert begin["turn"] == 0 and begin["run_id"] == request["run_id"] and begin["user_id"]
+    asked = only(events, "approval.requested", workflow_id=wf)
+    assert (asked["turn"], asked["call_id"], asked["tool"]) == (2, "t2-1", "initiate_refund")
+    approved = only(events, "approval.approved", workflow_id=wf)
+    assert (approved["by"], approved["call_id"], approved["turn"]) == ("al", "t2-1", 2)
+    assert approved["waited_s"] >= 0 and approved["level"] == "info"
+    end = only(events, "agent.end", workflow_id=wf)
+    assert (end["status"], end["turns"], end["tool_calls"]) == ("completed", result.turns, 3)
+    assert end["cost_usd"] == result.cost_usd and end["prompt_tokens"] == result.usage.prompt_tokens
+    assert end["run_id"] == request["run_id"] and end["logger"] == "temporalio.workflow"
+
     probe = only(events, "probe")
     assert probe["customer_note"] == MASK and probe["api_key"] == MASK
     assert all(SECRET not in json.dumps(e) for e in events), "the key leaked into an event"
@@ -242,8 +260,8 @@ def scrape(text: str, name: str, **labels: str) -> float:
     return total
 
 
-async def test_prometheus_endpoint_counts_tool_calls_retries_and_tokens(store: Store) -> None:
-    address = f"127.0.0.1:{_free_port()}"  # the same helper the CLI tests use
+async def test_prometheus_endpoint_counts_runs_tool_calls_retries_approvals_and_tokens(store: Store) -> None:
+    address = f"127.0.0.1:{free_port()}"  # the same helper the CLI tests use
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -252,12 +270,14 @@ async def test_prometheus_endpoint_counts_tool_calls_retries_and_tokens(store: S
     try:
         await register_search_attributes(env.client)
         harness = Harness(env, store)
+        refund = [calls(LOOKUP, MISSING), calls(REFUND), answer("Refunded re_ on pay_ABC124.")]
+        transient = ToolFaults(fail_after_side_effect={"get_transaction": 1})
         results = [
-            (await harness.run(f"metrics {n}", script, faults=faults))[0]
-            for n, script, faults in (
-                (1, [calls(LOOKUP), answer("ok")], None),
-                (2, [calls(LOOKUP, MISSING), answer("ok")], None),
-                (3, [calls(LOOKUP), answer("ok")], ToolFaults(fail_after_side_effect={"get_transaction": 1})),
+            (await harness.run(f"metrics {n}", script, faults=faults, during=during))[0]
+            for n, script, faults, during in (
+                (1, [calls(LOOKUP), answer("ok")], None, None),
+                (2, refund, None, approve_first),
+                (3, [calls(LOOKUP), answer("ok")], transient, None),
             )
         ]
         async with httpx.AsyncClient() as http:
@@ -269,9 +289,18 @@ async def test_prometheus_endpoint_counts_tool_calls_retries_and_tokens(store: S
     assert scrape(text, "agent_tool_calls", tool="get_transaction", outcome="TransientError") == 1
     assert scrape(text, "agent_retries", error_type="TransientError") == 1
     assert scrape(text, "agent_retries_skipped", error_type="NotFoundError") == 1
+    assert scrape(text, "agent_tool_calls", tool="initiate_refund", outcome="ok") == 1
     prompt_tokens = sum(r.usage.prompt_tokens for r in results)
     assert scrape(text, "agent_llm_tokens", kind="prompt") == prompt_tokens > 0
-    assert scrape(text, "agent_activity_latency_ms_count", activity_type="llm.complete") == 6
+    llm_calls = sum(r.turns for r in results)
+    assert scrape(text, "agent_activity_latency_ms_count", activity_type="llm.complete") == llm_calls
+    # The workflow's own metrics: once per run, though every workflow task replayed its history.
+    assert [r.status for r in results] == [RunState.COMPLETED] * 3
+    assert scrape(text, "agent_runs", status="completed") == 3
+    assert scrape(text, "agent_run_turns_sum", status="completed") == llm_calls
+    assert scrape(text, "agent_approvals", verdict="approved") == 1
+    assert scrape(text, "agent_approval_wait_seconds_count", verdict="approved") == 1
+    assert scrape(text, "agent_run_cost_usd_sum") == pytest.approx(sum(r.cost_usd for r in results))
     assert 'activity_type="tool.get_transaction"' in text and "temporal_activity_execution_latency" in text
 
 

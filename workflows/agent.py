@@ -13,11 +13,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.toolsets import IRREVERSIBLE, TOOLSETS
     from core import models as m
     from core.errors import BudgetExceededError, InvalidInputError
-    from workflows import carry, critic, escalation, metrics, prompts
+    from core.progress import ProgressKind, ProgressPage
+    from workflows import carry, critic, escalation, events, metrics, prompts
     from workflows.acting import ToolRunner, short
     from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT, failure_of
     from workflows.outcome import Stop, partial_answer
-    from workflows.routing import renumber, route
+    from workflows.routing import RoutedCall, renumber, route
 
 from workflows.agent_base import CRITIC_PATCH, GUARDRAILS_PATCH, HUMAN_LOOP_PATCH
 from workflows.escalating import EscalationSteps
@@ -36,6 +37,16 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
         guarded = workflow.patched(GUARDRAILS_PATCH)
         runner = ToolRunner(self._human, self._in_flight, reminders=self._human_loop)
         self._publish()
+        events.emit(
+            "agent.start",
+            self._turn,
+            user_id=request.user_id,
+            toolset=request.toolset,
+            model=request.model.model,
+            prompt_version=prompts.PROMPT_VERSION,
+            max_turns=self._turn_limit,
+            runs=self._runs,
+        )
         try:
             if request.toolset not in TOOLSETS:
                 known = ", ".join(sorted(TOOLSETS))
@@ -78,7 +89,7 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
         routed = [route(call, self._tools) for call in calls]
         await self._check_tool_budget(len(routed))
         # Independent calls run in parallel; observations return in call order.
-        records = list(await asyncio.gather(*(self._run_guarded(turn, r, runner) for r in routed)))
+        records = list(await asyncio.gather(*(self._act(turn, r, runner) for r in routed)))
         for record in records:
             self._calls.append(record)
             text = (
@@ -92,6 +103,11 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
         self._publish()
         await self._check_loops(records)
         await self._escalate_if_needed(records)
+
+    async def _act(self, turn: int, routed: RoutedCall, runner: ToolRunner) -> m.ToolCallRecord:
+        record = await self._run_guarded(turn, routed, runner)
+        self._progress.call_ended(workflow.now(), record)  # as each call ends, not when all have
+        return record
 
     def _final_answer(self, turn: int, answer: str) -> None:
         """End the run with the model's answer, once the critic finds every action stated in it."""
@@ -121,6 +137,7 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             granted = await self._guard.reserve(f"llm-{turn}")
             if granted is not None and not granted.granted:
                 metrics.record_budget_stop(workflow.metric_meter(), "daily")
+                events.warn("budget.exhausted", turn, which="daily", reason=granted.reason)
                 answer = f"{granted.reason} {partial_answer(self._turn - 1, self._calls)}"
                 raise Stop(m.RunState.BUDGET_EXHAUSTED, answer, BudgetExceededError.__name__)
         request = m.LlmRequest(
@@ -131,8 +148,9 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             settings=self._request.model,
             prompt_version=prompts.PROMPT_VERSION,
         )
-        self._in_flight["llm"] = f"thinking (turn {turn})"
+        self._thinking = f"thinking (turn {turn})"
         started = workflow.now()
+        self._progress.add(started, ProgressKind.THINKING, turn)
         try:
             reply = await workflow.execute_activity(
                 "llm.complete",
@@ -147,10 +165,11 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             if self._guard is not None:
                 await self._guard.settle(f"llm-{turn}", m.TokenUsage(), 0.0)  # release the reservation
             self._steps.append(m.TraceStep(turn=turn, thought="", error=f"{error_type}: {message}"))
+            self._progress.add(workflow.now(), ProgressKind.THOUGHT, turn, outcome=error_type, detail=message)
             answer = f"The run stopped because the model call failed ({error_type}): {message}"
             raise Stop(m.RunState.FAILED, answer, error_type) from None
         finally:
-            self._in_flight.pop("llm", None)
+            self._thinking = None
         self._usage += reply.usage
         if self._guard is not None:
             cost = self._guard.after_call(reply)
@@ -158,16 +177,25 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
         else:
             cost = reply.cost_usd
         self._cost += cost
-        self._steps.append(
-            m.TraceStep(
-                turn=turn,
-                thought=reply.content,
-                actions=tuple(f"{c.name}({short(c.arguments)})" for c in reply.tool_calls),
-                tokens=reply.usage,
-                cost_usd=reply.cost_usd,
-                latency_ms=(workflow.now() - started).total_seconds() * 1000,
-                error=reply.parse_error,
-            )
+        step = m.TraceStep(
+            turn=turn,
+            thought=reply.content,
+            actions=tuple(f"{c.name}({short(c.arguments)})" for c in reply.tool_calls),
+            tokens=reply.usage,
+            cost_usd=reply.cost_usd,
+            latency_ms=(workflow.now() - started).total_seconds() * 1000,
+            error=reply.parse_error,
+        )
+        self._steps.append(step)
+        self._progress.add(
+            workflow.now(),
+            ProgressKind.THOUGHT,
+            turn,
+            "; ".join(step.actions),
+            outcome="unparseable" if reply.parse_error else None,
+            latency_ms=round(step.latency_ms, 1),
+            tokens=reply.usage.total,
+            detail=" ".join(reply.content.split())[:200],
         )
         return reply
 
@@ -230,9 +258,21 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             usage=self._usage,
             cost_usd=round(self._cost, 6),
             tool_calls=len(self._calls),
-            in_flight=tuple(self._in_flight.values()),
+            in_flight=(*((self._thinking,) if self._thinking else ()), *self._in_flight.values()),
             escalation=self._human.escalation if self._state == m.RunState.ESCALATED else None,
             steps=tuple(self._steps),
             calls=tuple(self._calls),
             audit=tuple(self._human.gate.audit),
+        )
+
+    @workflow.query(name="progress")
+    def progress(self, since: int) -> ProgressPage:
+        """Step events from `since` on: `run` follows a run with this, one short page per poll."""
+        return ProgressPage(
+            events=self._progress.since(since),
+            next_seq=self._progress.next_seq,
+            run=self._runs,
+            state=self._state,
+            pending=tuple(self._human.gate.pending.values()),
+            escalation=self._human.escalation if self._state == m.RunState.ESCALATED else None,
         )

@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.toolsets import SCHEMAS, TOOLSETS
     from core import models as m
     from core.guardrails import ExhaustedBudget
+    from core.progress import ProgressKind
     from core.search_attributes import (
         AGENT_COST_USD,
         AGENT_PROMPT_VERSION,
@@ -20,10 +21,11 @@ with workflow.unsafe.imports_passed_through():
         AGENT_USER,
     )
     from core.toolspec import ToolRegistry
-    from workflows import carry, metrics, prompts
+    from workflows import carry, events, metrics, prompts
     from workflows.guard import Guard
     from workflows.human import HumanLoop
     from workflows.outcome import Stop
+    from workflows.progress import InFlight, ProgressLog
 
 # Changes of the command sequence, kept so histories recorded before them still replay.
 CRITIC_PATCH = "critic-final-answer"
@@ -44,12 +46,15 @@ class AgentBase:
         self._state = m.RunState.RUNNING
         self._turn = 0
         self._turn_limit = request.limits.max_turns
-        self._human = HumanLoop(request.limits, self._publish)
+        self._progress = ProgressLog()
+        self._human = HumanLoop(request.limits, self._publish, self._progress, lambda: self._turn)
         self._steps: list[m.TraceStep] = []
         self._calls: list[m.ToolCallRecord] = []
         self._usage = m.TokenUsage()
         self._cost = 0.0
-        self._in_flight: dict[str, str] = {}
+        # What runs now, for `status`; each start is also a progress event.
+        self._in_flight = InFlight(self._progress, workflow.now, lambda: self._turn)
+        self._thinking: str | None = None
         self._published: dict[str, object] = {}
         self._critiqued = False
         self._human_loop = False
@@ -79,8 +84,20 @@ class AgentBase:
     def _finish(self, stop: Stop) -> m.AgentResult:
         self._state = stop.status
         self._publish()
-        workflow.logger.info("agent.end", extra={"status": stop.status.value, "turns": self._turn})
         latency_ms = (workflow.now() - workflow.info().start_time).total_seconds() * 1000
+        events.emit(
+            "agent.end",
+            self._turn,
+            status=stop.status.value,
+            stop_reason=stop.reason,
+            turns=self._turn,
+            tool_calls=len(self._calls),
+            prompt_tokens=self._usage.prompt_tokens,
+            completion_tokens=self._usage.completion_tokens,
+            cost_usd=round(self._cost, 6),
+            latency_ms=round(latency_ms, 1),
+        )
+        self._progress.add(workflow.now(), ProgressKind.ENDED, self._turn, stop.status.value)
         metrics.record_run_end(workflow.metric_meter(), stop.status.value, self._turn, self._cost, latency_ms)
         return m.AgentResult(
             workflow_id=workflow.info().workflow_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -9,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
     # Pydantic models and the tool catalog are pure and heavy: import once, not per sandboxed run.
     from activities.tools.catalog import ESCALATE_TOOL
     from core import models as m
-    from workflows import escalation, observations, prompts
+    from workflows import escalation, events, observations, prompts
     from workflows.acting import execute
     from workflows.activity_options import failure_of
     from workflows.outcome import Stop, partial_answer
@@ -69,7 +71,9 @@ class EscalationSteps(AgentBase):
         try:
             output = await execute(spec, f"esc-{self._escalations}", args)
         except ActivityError as err:
-            workflow.logger.error("escalation.ticket_failed", extra={"error": str(failure_of(err)[:2])})
+            events.emit(
+                "escalation.ticket_failed", self._turn, level=logging.ERROR, error=str(failure_of(err)[:2])
+            )
             return None
         result = output.result if isinstance(output.result, dict) else {}
         ticket = result.get("ticket_id")

@@ -9,7 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.errors import AgentError
     from core.guardrails import ExhaustedBudget
-    from workflows import carry, metrics, observations
+    from workflows import carry, events, metrics, observations
     from workflows.acting import ToolRunner
     from workflows.acting import record as record_of
     from workflows.guard import Guard
@@ -46,7 +46,7 @@ class GuardedSteps(AgentBase):
             calls_at_escalation=self._calls_at_escalation,
             runs=self._runs,
         )
-        workflow.logger.info("agent.continue_as_new", extra={"turn": self._turn, "runs": self._runs + 1})
+        events.emit("agent.continue_as_new", self._turn, runs=self._runs + 1)
         workflow.continue_as_new(request.model_copy(update={"carry": handed}))
 
     async def _run_guarded(self, turn: int, routed: RoutedCall, runner: ToolRunner) -> m.ToolCallRecord:
@@ -56,6 +56,7 @@ class GuardedSteps(AgentBase):
         denied = spec is not None and args is not None and self._human.gate.blocked_reason(spec.name, args)
         if guard is not None and spec is not None and args is not None and not denied:
             verdict = guard.loop.observe_call(spec.name, canonical_args(args), turn)
+            self._note_loop(turn, spec.name, verdict)
             if verdict.stop:
                 await self._loop_stop(verdict)
             if verdict.kind is not None:
@@ -70,10 +71,15 @@ class GuardedSteps(AgentBase):
             if record.outcome not in (m.ToolOutcome.OK, m.ToolOutcome.ERROR):
                 continue  # only calls that ran have a result to remember
             verdict = self._guard.loop.observe_result(record.tool, record.args, record.observation)
+            self._note_loop(record.turn, record.tool, verdict)
             if verdict.stop:
                 await self._loop_stop(verdict)
             if verdict.kind is not None:
                 self._messages.append(m.ChatMessage(role="user", content=verdict.message_for_model))
+
+    def _note_loop(self, turn: int, tool: str, verdict: LoopVerdict) -> None:
+        if verdict.kind is not None:
+            events.warn("loop.detected", turn, kind=verdict.kind, tool=tool, stop=verdict.stop)
 
     async def _loop_stop(self, verdict: LoopVerdict) -> None:
         """Second detection: stop, hand the case to a human via a ticket, say so plainly."""
@@ -96,7 +102,7 @@ class GuardedSteps(AgentBase):
         """A budget is spent: stop with the partial findings, or escalate if the request says so."""
         self._budget_hit = exhausted
         metrics.record_budget_stop(workflow.metric_meter(), exhausted.which)
-        workflow.logger.warning("budget.exhausted", extra={"which": exhausted.which, "used": exhausted.used})
+        events.warn("budget.exhausted", self._turn, which=exhausted.which, used=exhausted.used)
         if exhausted.escalate and self._human_loop:
             await self._escalate("budget", exhausted.message, ticket_id=None)
             self._budget_hit = None

@@ -7,26 +7,37 @@ every rejected payload lands in the audit trail.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core import models as m
-    from workflows import signals
+    from core.progress import ProgressKind
+    from workflows import events, metrics, signals
     from workflows.approval import ApprovalGate, Decision
+    from workflows.progress import ProgressLog
 
 
 class HumanLoop:
-    def __init__(self, limits: m.AgentLimits, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        limits: m.AgentLimits,
+        on_change: Callable[[], None],
+        progress: ProgressLog,
+        turn: Callable[[], int],
+    ) -> None:
         self.gate = ApprovalGate()
         self.escalation: m.Escalation | None = None
         self.reply: m.HumanReplySignal | None = None
         self.cancel: m.CancelSignal | None = None
         self._limits = limits
         self._on_change = on_change
+        self._progress = progress
+        self._turn = turn
 
     # ── approvals ───────────────────────────────────────────────────────────
 
@@ -40,19 +51,53 @@ class HumanLoop:
         timeout = timedelta(seconds=self._limits.approval_timeout_s)
         item = self.gate.request(call_id, turn, tool, args, workflow.now(), timeout)
         self._on_change()
-        workflow.logger.info("approval.requested", extra={"call_id": call_id, "tool": tool})
+        self._progress.add(workflow.now(), ProgressKind.APPROVAL_WAITING, turn, tool, detail=call_id)
+        events.emit(
+            "approval.requested",
+            turn,
+            call_id=call_id,
+            tool=tool,
+            args_sha256=item.args_sha256,
+            deadline=item.deadline.isoformat(),
+        )
         if reminders and not await self._wait_decided(call_id, timeout / 2):
             self.gate.remind(call_id, workflow.now())
-            workflow.logger.warning(
-                "approval.reminder", extra={"call_id": call_id, "deadline": str(item.deadline)}
-            )
+            events.warn("approval.reminder", turn, call_id=call_id, deadline=item.deadline.isoformat())
             self._on_change()
-        if not await self._wait_decided(call_id, item.deadline - workflow.now()):
+        timed_out = not await self._wait_decided(call_id, item.deadline - workflow.now())
+        if timed_out:
             reason = "run_cancelled" if self.cancel is not None else "approval_timeout"
             self.gate.expire(call_id, workflow.now(), reason)
-            workflow.logger.warning("approval.timeout", extra={"call_id": call_id, "reason": reason})
         self._on_change()
-        return self.gate.decisions[call_id]
+        decision = self.gate.decisions[call_id]
+        self._decision_made(turn, call_id, tool, decision, item.requested_at, timed_out)
+        return decision
+
+    def _decision_made(
+        self, turn: int, call_id: str, tool: str, decision: Decision, since: datetime, timed_out: bool
+    ) -> None:
+        """Once per decision, when the waiting call resumes: the event, the metric, the progress line."""
+        waited_s = (workflow.now() - since).total_seconds()
+        verdict = "timeout" if timed_out else decision.verdict
+        metrics.record_approval(workflow.metric_meter(), verdict, waited_s)
+        events.emit(
+            f"approval.{'timeout' if timed_out else decision.verdict}",
+            turn,
+            level=logging.WARNING if timed_out else logging.INFO,
+            call_id=call_id,
+            tool=tool,
+            by=decision.actor,
+            reason=decision.reason,
+            waited_s=round(waited_s, 3),
+        )
+        self._progress.add(
+            workflow.now(),
+            ProgressKind.APPROVAL_DECIDED,
+            turn,
+            tool,
+            outcome=verdict,
+            detail=f"{decision.actor}: {decision.reason}" if decision.reason else decision.actor,
+        )
 
     async def _wait_decided(self, call_id: str, within: timedelta) -> bool:
         """Whether the call was decided `within` (a cancel also ends the wait, undecided)."""
@@ -76,15 +121,23 @@ class HumanLoop:
         )
         self.reply = None
         self.gate.note(now, "escalated", ticket_id or "-", "system", f"{trigger}: {reason}")
-        workflow.logger.warning("escalation.started", extra={"trigger": trigger, "ticket_id": ticket_id})
+        turn = self._turn()
+        events.warn("escalation.started", turn, trigger=trigger, reason=reason[:500], ticket_id=ticket_id)
+        metrics.record_escalation(workflow.metric_meter(), trigger)
+        self._progress.add(now, ProgressKind.ESCALATED, turn, trigger, detail=reason[:300])
         self._on_change()
         try:
             await workflow.wait_condition(
                 lambda: self.reply is not None or self.cancel is not None, timeout=timeout
             )
         except TimeoutError:
-            workflow.logger.warning("escalation.timeout", extra={"ticket_id": ticket_id})
+            events.warn("escalation.timeout", turn, ticket_id=ticket_id)
             return None
+        if self.reply is not None:
+            waited_s = round((workflow.now() - now).total_seconds(), 3)
+            by, resume = self.reply.responder, self.reply.resume
+            events.emit("escalation.replied", turn, by=by, resume=resume, waited_s=waited_s)
+            self._progress.add(workflow.now(), ProgressKind.HUMAN_REPLY, turn, by, outcome=f"resume={resume}")
         return self.reply
 
     # ── signal payloads (raw JSON: a bad one is audited, never a crash) ─────
@@ -112,7 +165,7 @@ class HumanLoop:
             error = "the escalation already has a reply"
         if error is not None or reply is None:
             self.gate.note(workflow.now(), "rejected", "human_reply", actor, error)
-            workflow.logger.warning("escalation.reply_rejected", extra={"why": error})
+            events.warn("escalation.reply_rejected", self._turn(), why=error)
             return
         self.reply = reply
         self.gate.note(
@@ -132,9 +185,9 @@ class HumanLoop:
         # The gate itself audits a decision it refuses (wrong hash, not pending, already decided).
         # No publishing here: the waiting approval publishes once it resumes, in the recorded order.
         if rejected is not None:
-            workflow.logger.warning("approval.rejected", extra={"why": rejected})
+            events.warn("approval.rejected", self._turn(), why=rejected)
 
     def _reject_payload(self, payload: Any, error: str | None) -> None:
         call_id = signals.field(payload, "call_id") or "-"
         self.gate.note(workflow.now(), "rejected", call_id, signals.field(payload, "approver"), error)
-        workflow.logger.warning("approval.rejected", extra={"why": error})
+        events.warn("approval.rejected", self._turn(), call_id=call_id, why=error)

@@ -1,0 +1,67 @@
+"""What the run is doing, as a bounded list of events the `progress` query pages through.
+
+Pure workflow state: events are added as the loop runs (stamped with `workflow.now()` by the caller)
+and rebuilt identically on replay; no command is issued, so adding them changes no history.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from itertools import islice
+
+from core.models import ToolCallRecord
+from core.progress import PAGE_EVENTS, ProgressEvent, ProgressKind
+
+# Older events fall off: a reader that far behind sees the newest ones, memory stays bounded.
+KEEP_EVENTS = 1000
+
+
+class ProgressLog:
+    def __init__(self, keep: int = KEEP_EVENTS) -> None:
+        self._events: deque[ProgressEvent] = deque(maxlen=keep)
+        self._next_seq = 0
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def add(self, at: datetime, kind: ProgressKind, turn: int, label: str = "", **fields: object) -> None:
+        event = ProgressEvent.model_validate(
+            {"seq": self._next_seq, "at": at, "kind": kind, "turn": turn, "label": label, **fields}
+        )
+        self._events.append(event)
+        self._next_seq += 1
+
+    def call_ended(self, at: datetime, record: ToolCallRecord) -> None:
+        detail = record.error_type or ""
+        self.add(
+            at,
+            ProgressKind.CALL_END,
+            record.turn,
+            record.tool,
+            outcome=record.outcome.value,
+            latency_ms=round(record.latency_ms, 1),
+            detail=detail,
+        )
+
+    def since(self, seq: int) -> tuple[ProgressEvent, ...]:
+        """Events from `seq` on (from the oldest kept if those fell off), at most one page."""
+        first = self._events[0].seq if self._events else self._next_seq
+        start = max(seq, first) - first
+        if start >= len(self._events):
+            return ()
+        return tuple(islice(self._events, start, start + PAGE_EVENTS))
+
+
+class InFlight(dict[str, str]):
+    """Tool calls running now (call id → label, shown by `status`); starting one is a progress event."""
+
+    def __init__(self, log: ProgressLog, now: Callable[[], datetime], turn: Callable[[], int]) -> None:
+        super().__init__()
+        self._log, self._now, self._turn = log, now, turn
+
+    def __setitem__(self, call_id: str, label: str) -> None:
+        super().__setitem__(call_id, label)
+        self._log.add(self._now(), ProgressKind.CALL_START, self._turn(), label)
