@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
+.PHONY: browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -40,7 +40,13 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy .
 
-test: install lint typecheck
+# Debian's chromium for the UI test in tests/e2e (Playwright drives it; nothing downloads a browser).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+test: install browser lint typecheck
 	$(PY) -m pytest -q
 
 # Issue 3: naive ReAct vs AgentWorkflow on a local dev server; raw results in bench/results/ (gitignored).
