@@ -15,6 +15,9 @@ EXIT_STOPPED = 4  # denied, or a budget ran out
 EXIT_BY_STATE: dict[RunState, int] = {
     RunState.COMPLETED: EXIT_OK,
     RunState.ESCALATED: EXIT_HUMAN,
+    # Both end with the case handed to people (a ticket), like an escalation.
+    RunState.ESCALATED_UNRESOLVED: EXIT_HUMAN,
+    RunState.LOOP_DETECTED: EXIT_HUMAN,
     RunState.AWAITING_APPROVAL: EXIT_HUMAN,
     RunState.DENIED: EXIT_STOPPED,
     RunState.BUDGET_EXHAUSTED: EXIT_STOPPED,

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from cli.demo import DEMO_TASK
+from cli.errors import EXIT_BY_STATE
 from cli.main import main
 from core.client import connect
 from core.config import Settings
-from core.models import AgentResult, ToolOutcome
+from core.models import AgentResult, RunState, ToolOutcome
 from tests.live_stack import TEMPORAL, Stack, running_stack
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -191,3 +192,8 @@ def result_of(stack: Stack, run_id: str) -> AgentResult:
         return result
 
     return asyncio.run(fetch())
+
+
+def test_every_run_state_has_an_exit_code() -> None:
+    """A new state without one would end `run` in a KeyError traceback instead of an exit code."""
+    assert set(EXIT_BY_STATE) == set(RunState)
