@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
+.PHONY: bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -24,11 +24,14 @@ model: install
 server: install
 	$(PY) -m cli.devserver start-server
 
+# The demo worker serves Prometheus metrics here (the SDK's and ours); `make demo` prints the address.
+DEMO_METRICS_PORT ?= 9464
+
 worker: model server
-	$(PY) -m cli.devserver start-worker
+	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.devserver start-worker
 
 demo: worker
-	$(PY) -m cli.demo
+	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.demo
 
 stop:
 	@test -x $(PY) && $(PY) -m cli.devserver stop || echo "nothing to stop"
@@ -50,6 +53,10 @@ test: install browser lint typecheck
 	$(PY) -m pytest -q
 
 # Issue 3: naive ReAct vs AgentWorkflow on a local dev server; raw results in bench/results/ (gitignored).
+# Issue 6: how soon `run` shows each step (p50/p95 per event kind), on a local dev server.
+bench-progress: install
+	$(PY) -m bench.progress
+
 bench-retries: install
 	$(PY) -m bench.retries --out bench/results/retries.json
 

@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+import httpx
 from temporalio.client import WorkflowHandle
 
 from cli import decisions, humans, runs
@@ -15,6 +16,7 @@ from cli.render import approve_commands
 from core.client import connect
 from core.config import Settings
 from core.models import Escalation, PendingApproval, RunState
+from core.telemetry import metrics_bind_address
 
 DEMO_TASK = "Merchant MID001 says pay_ABC123 was charged twice; refund the duplicate."
 OPERATOR = "demo-operator"
@@ -63,8 +65,24 @@ async def demo() -> int:
     for line in runs.render_result(outcome.data):
         say(line)
     say(f"inspect it: python starter.py status {handle.id}   (stop everything with `make stop`)")
+    say(f"trace it:   python starter.py trace {handle.id}   (works with the worker stopped)")
+    metrics = metrics_bind_address()
+    if metrics is not None:
+        say(f"metrics:    http://{metrics}/metrics   {await _scrape_hint(metrics)}")
     # Any outcome the agent explains (completed, escalated, denied, out of budget) is a finished demo.
     return EXIT_FAILED if result.status == RunState.FAILED else EXIT_OK
+
+
+async def _scrape_hint(address: str) -> str:
+    """Whether the worker serves them (a worker started earlier without metrics does not)."""
+    try:
+        async with httpx.AsyncClient(timeout=3) as http:
+            text = (await http.get(f"http://{address}/metrics")).text
+    except httpx.HTTPError:
+        return "(not served: the running worker has no metrics; `make stop && make demo`)"
+    samples = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith("agent_runs{")]
+    runs_seen = sum(float(value) for value in samples)
+    return f"(Prometheus; agent_runs so far: {runs_seen:g}; e.g. curl it | grep '^agent_')"
 
 
 def main() -> None:
