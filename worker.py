@@ -24,6 +24,7 @@ from core.client import connect
 from core.config import ConfigError, Settings
 from core.logging import configure_logging
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
+from core.worker_options import worker_options
 from workflows.agent import AgentWorkflow
 from workflows.ledger import LedgerActivities, UserDayLedgerWorkflow
 
@@ -63,6 +64,7 @@ def build_worker(
 async def main() -> None:
     configure_logging()
     settings = Settings.from_env()
+    options = worker_options()  # a bad AGENT_WORKFLOW_RUNNER stops the worker here, before it polls
     # Before the client exists: the client (and so the worker) takes the default runtime.
     runtime = install_runtime_from_env()
     client = await connect(settings)
@@ -72,7 +74,7 @@ async def main() -> None:
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with (
         open_provider(settings) as provider,
-        build_worker(client, settings.task_queue, provider, store),
+        build_worker(client, settings.task_queue, provider, store, **options),
     ):
         log.info(
             "worker.ready",

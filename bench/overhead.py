@@ -36,6 +36,7 @@ from bench import perf_common as pc
 from core.logging import configure_logging
 from core.models import AgentResult, ChatMessage, LlmRequest, RunState
 from core.toolspec import ToolContext
+from core.worker_options import worker_options
 from worker import build_worker
 from workflows import prompts
 from workflows.agent import AgentWorkflow
@@ -67,7 +68,9 @@ class Rig:
         self.store = store
         self._n = 0
 
-    def workers(self, **options: Any) -> list[Worker]:
+    def workers(self) -> list[Worker]:
+        """Both with the production worker options (core/worker_options.py): same runner, same cache."""
+        options = worker_options()
         bare = Worker(
             self.client,
             task_queue=self.bare_queue,

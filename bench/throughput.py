@@ -3,6 +3,9 @@
     python -m bench.throughput [--runs 50,200,500] [--sqlite-runs 200] [--turns 8] [--llm-ms 300]
         [--worker-options JSON] [--no-tuning-check] [--address HOST:PORT] [--tiny]
 
+Both workers take the production worker options (core/worker_options.py, so AGENT_WORKFLOW_RUNNER
+too), then --worker-options on top.
+
 Each agent run: `turns` turns of a scripted model (llm-ms latency) calling one 100 ms tool, then an
 answer turn; the bare workflow runs the same 2·turns+1 activities with the same sleeps. Per N: wall
 time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step of this process (worker and client)
@@ -24,15 +27,17 @@ import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Worker
 
 from activities.tools.noop_tools import SLEEP_S, SLEEP_TOOLS
 from activities.tools.store import Store
 from bench import perf_common as pc
 from core.logging import configure_logging
 from core.models import AgentResult, RunState
+from core.worker_options import worker_options
 from worker import build_worker
 
 
@@ -45,17 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--worker-options", type=json.loads, default={}, help='e.g. {"max_cached_workflows": 600}'
     )
-    parser.add_argument(
-        "--unsandboxed", action="store_true", help="UnsandboxedWorkflowRunner (measures the sandbox's cost)"
-    )
     parser.add_argument("--no-tuning-check", action="store_true", help="skip the default-settings server")
     parser.add_argument("--address", help="an existing Temporal server (only its runs are measured)")
     parser.add_argument("--tiny", action="store_true", help="N=3, 2 turns (for tests)")
     args = parser.parse_args(argv)
     if args.tiny:
         args.runs, args.sqlite_runs, args.turns = [3], [3], 2
-    if args.unsandboxed:
-        args.worker_options = {**args.worker_options, "workflow_runner": UnsandboxedWorkflowRunner()}
     return args
 
 
@@ -114,7 +114,7 @@ class Rig:
         self.store = store
 
     def workers(self) -> list[Worker]:
-        options = self.args.worker_options
+        options = {**worker_options(), **self.args.worker_options}
         bare = Worker(
             self.client,
             task_queue=f"bare-{self.tag}",
@@ -231,11 +231,16 @@ def tuning_line(tuned: list[tuple[Batch, Batch | None]], default: list[tuple[Bat
     )
 
 
+def described(extra: dict[str, Any]) -> str:
+    options = {**worker_options(), **extra}
+    return ", ".join(f"{k}={type(v).__name__ if hasattr(v, '__dict__') else v}" for k, v in options.items())
+
+
 async def amain(args: argparse.Namespace) -> int:
     wall = time.perf_counter()
     shape = (
         f"{args.turns} turns × (scripted model {args.llm_ms} ms + one {round(SLEEP_S * 1000)} ms tool) "
-        f"+ answer = {2 * args.turns + 1} steps per run; worker options {args.worker_options or 'defaults'}"
+        f"+ answer = {2 * args.turns + 1} steps per run; worker options {described(args.worker_options)}"
     )
     lines = [
         f"Throughput: {shape}; load average {pc.load_average()}",
