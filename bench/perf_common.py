@@ -49,6 +49,7 @@ class BareInput(BaseModel):
     llm_ms: int = 0  # even steps stand in for the model call
     tool_ms: int = 0  # odd steps for the tool
     local: bool = False
+    tool_local: bool = False  # odd steps only as local activities: the mix of an agent with local tools
 
 
 @activity.defn(name="perf.step")
@@ -64,7 +65,7 @@ class BareWorkflow:
     async def run(self, inp: BareInput) -> int:
         for i in range(inp.steps):
             ms = inp.llm_ms if i % 2 == 0 else inp.tool_ms
-            if inp.local:
+            if inp.local or (inp.tool_local and i % 2 == 1):
                 await workflow.execute_local_activity(perf_step, ms, start_to_close_timeout=STEP_TIMEOUT)
             else:
                 await workflow.execute_activity(perf_step, ms, start_to_close_timeout=STEP_TIMEOUT)
