@@ -1,8 +1,7 @@
 """Command-line client for agent runs (DESIGN §4); the logic lives in the `cli` package."""
 
-import sys
-
 from cli.main import main
+from core.process import exit_now
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())  # not sys.exit: see core/process.py

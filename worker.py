@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from activities.toolsets import TOOLSETS
 from core.client import connect
 from core.config import ConfigError, Settings
 from core.logging import configure_logging
+from core.process import exit_now
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from core.worker_options import worker_options
 from workflows.agent import AgentWorkflow
@@ -94,4 +96,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except ConfigError as exc:
-        raise SystemExit(f"worker: {exc}") from None
+        print(f"worker: {exc}", file=sys.stderr)
+        exit_now(1)
+    exit_now(0)  # after a graceful shutdown; not sys.exit: see core/process.py

@@ -27,6 +27,7 @@ from typing import Any
 from bench.chaos_cluster import Server, WorkerPool, snapshot, worker_env
 from bench.chaos_harness import Harness, Outcome, attempts_of
 from bench.chaos_store import make_cases, seed_cases, side_effects
+from core.process import exit_now
 
 
 @dataclass
@@ -184,4 +185,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())  # not sys.exit: see core/process.py

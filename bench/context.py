@@ -35,6 +35,7 @@ from bench.retries import _client
 from core.guardrails import ContextSettings, RunBudgets
 from core.logging import configure_logging
 from core.models import AgentLimits, AgentRequest, AgentResult
+from core.process import exit_now
 from worker import build_worker
 
 # A naive agent resends the whole conversation, tool outputs uncut: no window, no truncation.
@@ -168,4 +169,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())  # not sys.exit: see core/process.py

@@ -31,6 +31,7 @@ from bench import perf_common as pc
 from cli import runs
 from core.logging import configure_logging
 from core.models import AgentRequest, AgentResult, ApproveSignal, PendingApproval, RunState
+from core.process import exit_now
 from core.progress import ProgressEvent
 from worker import build_worker
 
@@ -159,4 +160,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())  # not sys.exit: see core/process.py

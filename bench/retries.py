@@ -32,6 +32,7 @@ from bench.temporal_agent import run_ours
 from core.client import deployment_converter
 from core.config import Settings
 from core.logging import configure_logging
+from core.process import exit_now
 from core.search_attributes import (
     AGENT_COST_USD,
     AGENT_PROMPT_VERSION,
@@ -183,4 +184,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())  # not sys.exit: see core/process.py

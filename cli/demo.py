@@ -16,6 +16,7 @@ from cli.render import approve_commands
 from core.client import connect
 from core.config import Settings
 from core.models import Escalation, PendingApproval, RunState
+from core.process import exit_now
 from core.telemetry import metrics_bind_address
 
 DEMO_TASK = "Merchant MID001 says pay_ABC123 was charged twice; refund the duplicate."
@@ -87,10 +88,11 @@ async def _scrape_hint(address: str) -> str:
 
 def main() -> None:
     try:
-        sys.exit(asyncio.run(demo()))
+        code = asyncio.run(demo())
     except CliError as exc:
         print(f"error ({exc.kind}): {exc.message}", file=sys.stderr)
-        sys.exit(exc.code)
+        code = exc.code
+    exit_now(code)  # not sys.exit: see core/process.py
 
 
 if __name__ == "__main__":
