@@ -48,7 +48,8 @@ async def status(handle: WorkflowHandle[Any, Any]) -> tuple[int, dict[str, Any]]
             "workflow_id": handle.id,
             "state": state,
             "turn": attrs.get(sa.AGENT_TURNS),
-            "note": "no worker is running; state from search attributes",
+            "note": "no worker answered (none running, or the run is from an older code version); "
+            "state from search attributes",
         }
     data = live.model_dump(mode="json", exclude={"steps", "calls", "audit"})
     code = EXIT_HUMAN if live.state == RunState.AWAITING_APPROVAL else EXIT_OK

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from core.models import PendingApproval
-from core.progress import ProgressEvent, ProgressKind, ProgressPage
+from core.models import PendingApproval, ProgressPage
+from core.progress import ProgressEvent, ProgressKind
 
 MARKS = {"ok": "✓", "error": "✗", "rejected": "✗", "denied": "⊘"}
 VERDICTS = {"approved": "✓ approved", "denied": "⊘ denied", "timeout": "⌛ no decision in time, denied"}

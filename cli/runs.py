@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -24,8 +24,8 @@ from cli.errors import EXIT_BY_STATE, EXIT_FAILED, CliError
 from cli.render import ProgressPrinter
 from core import search_attributes as sa
 from core.config import Settings
-from core.models import AgentRequest, AgentResult, Escalation, PendingApproval, RunStatus
-from core.progress import ProgressEvent, ProgressPage
+from core.models import AgentRequest, AgentResult, Escalation, PendingApproval, ProgressPage, RunStatus
+from core.progress import ProgressEvent
 from workflows.prompts import PROMPT_VERSION
 
 # A step shows within one interval (the 1 s target, with room for the query's own round trip).
@@ -89,7 +89,8 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
     try:
         status: RunStatus = await handle.query("status", result_type=RunStatus)
         return status
-    except RPCError:
+    except (RPCError, WorkflowQueryFailedError):
+        # No worker polls the queue, or the run's code differs from the worker's (an older version).
         return None
 
 
@@ -98,7 +99,7 @@ async def query_progress(handle: WorkflowHandle[Any, Any], since: int) -> Progre
     try:
         page: ProgressPage = await handle.query("progress", since, result_type=ProgressPage)
         return page
-    except RPCError:
+    except (RPCError, WorkflowQueryFailedError):
         return None
 
 
@@ -134,7 +135,6 @@ class _Follower:
     on_escalated: OnEscalated | None
     observe: Observe | None
     cursor: int = 0
-    run: int = 1
     waiting_noted: bool = False
     handled: set[str] = field(default_factory=set)
     escalations_seen: set[str] = field(default_factory=set)
@@ -146,11 +146,11 @@ class _Follower:
         page = await query_progress(self.handle, self.cursor)
         if page is None:
             if not self.waiting_noted:
-                self.emit("  (waiting for a worker to pick the run up…)")
+                self.emit("  (no progress yet: waiting for a worker that can answer for this run…)")
                 self.waiting_noted = True
             return
-        if page.run != self.run:  # continue-as-new: the next run numbers its events from 0
-            self.run, self.cursor = page.run, 0
+        if page.next_seq < self.cursor:  # a chain from before numbering went on across runs
+            self.cursor = 0
             page = await query_progress(self.handle, 0) or page
         for event in page.events:
             for line in self.printer.lines(page, event):

@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from core.frozen import Frozen
 from core.guardrails import (
     BudgetUse,
     ContextSettings,
@@ -17,12 +18,9 @@ from core.guardrails import (
     RunBudgets,
     UserDayBudget,
 )
+from core.progress import ProgressEvent
 
 MAX_TASK_CHARS = 20_000
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 # ── model protocol ──────────────────────────────────────────────────────────
@@ -357,6 +355,20 @@ class Carry(Frozen):
     escalations: int = 0
     calls_at_escalation: int = 0
     runs: int = 1
+    # The newest progress events and the next number: a follower's cursor stays valid across runs.
+    progress: tuple[ProgressEvent, ...] = ()
+    progress_next_seq: int = 0
+
+
+class ProgressPage(Frozen):
+    """The `progress` query's answer: step events from a cursor on, and what a follower acts upon."""
+
+    events: tuple[ProgressEvent, ...] = ()
+    next_seq: int = 0
+    run: int = 1  # which run of a continue-as-new chain answered
+    state: RunState
+    pending: tuple[PendingApproval, ...] = ()
+    escalation: Escalation | None = None
 
 
 AgentRequest.model_rebuild()

@@ -1,11 +1,11 @@
-"""Live progress contract: the `progress` query's page of step events, shared by workflow and CLI."""
+"""Live progress contract: the step events the `progress` query pages through (see models.ProgressPage)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from core.models import Escalation, Frozen, PendingApproval, RunState
+from core.frozen import Frozen
 
 # Most events one query answer carries; a reader that fell behind asks again from `next_seq`.
 PAGE_EVENTS = 200
@@ -35,13 +35,3 @@ class ProgressEvent(Frozen):
     latency_ms: float | None = None
     tokens: int | None = None
     detail: str = ""
-
-
-class ProgressPage(Frozen):
-    events: tuple[ProgressEvent, ...] = ()
-    next_seq: int = 0
-    # Which run of the chain answered: after a continue-as-new the sequence starts again at 0.
-    run: int = 1
-    state: RunState
-    pending: tuple[PendingApproval, ...] = ()
-    escalation: Escalation | None = None

@@ -163,6 +163,10 @@ async def test_trace_of_a_terminated_run_says_so(env: WorkflowEnvironment, cli: 
     assert f"run {handle.id}: terminated — Temporal execution terminated" in out
     assert "FAILED at workflow: Terminated after 0 attempt(s): operator stopped it" in out
 
+    code, out, err = await cli("status", handle.id)
+    assert code == 1 and err == ""
+    assert f"run {handle.id}: terminated" in out and "outside the agent's own outcomes" in out
+
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_committed_histories_from_older_code_still_render(path: Path) -> None:

@@ -13,7 +13,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.toolsets import IRREVERSIBLE, TOOLSETS
     from core import models as m
     from core.errors import BudgetExceededError, InvalidInputError
-    from core.progress import ProgressKind, ProgressPage
+    from core.models import ProgressPage
+    from core.progress import ProgressKind
     from workflows import carry, critic, escalation, events, metrics, prompts
     from workflows.acting import ToolRunner, short
     from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT, failure_of

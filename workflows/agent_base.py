@@ -80,6 +80,7 @@ class AgentBase:
         self._escalations, self._calls_at_escalation = c.escalations, c.calls_at_escalation
         self._human.gate.audit, self._human.gate.blocked = list(c.audit), dict(c.blocked)
         self._runs, self._run_first_turn = c.runs, c.turn
+        self._progress.restore(c.progress, c.progress_next_seq)
 
     def _finish(self, stop: Stop) -> m.AgentResult:
         self._state = stop.status

@@ -7,6 +7,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from core import models as m
     from workflows.guard import Guard
+    from workflows.progress import CARRY_EVENTS, ProgressLog
 
 # Temporal suggests continue-as-new long before its hard limits; this keeps every run far below them.
 MAX_HISTORY_EVENTS = 2_000
@@ -49,6 +50,7 @@ def build(
     escalations: int,
     calls_at_escalation: int,
     runs: int,
+    progress: ProgressLog,
 ) -> m.Carry:
     return m.Carry(
         messages=tuple(messages),
@@ -70,4 +72,6 @@ def build(
         escalations=escalations,
         calls_at_escalation=calls_at_escalation,
         runs=runs + 1,
+        progress=progress.tail(CARRY_EVENTS),
+        progress_next_seq=progress.next_seq,
     )

@@ -45,6 +45,7 @@ class GuardedSteps(AgentBase):
             escalations=self._escalations,
             calls_at_escalation=self._calls_at_escalation,
             runs=self._runs,
+            progress=self._progress,
         )
         events.emit("agent.continue_as_new", self._turn, runs=self._runs + 1)
         workflow.continue_as_new(request.model_copy(update={"carry": handed}))

@@ -16,6 +16,9 @@ from core.progress import PAGE_EVENTS, ProgressEvent, ProgressKind
 
 # Older events fall off: a reader that far behind sees the newest ones, memory stays bounded.
 KEEP_EVENTS = 1000
+# Handed to the next run on continue-as-new: what a follower polling every 0.3 s may not have seen yet,
+# with a wide margin, while the carry stays small (about 200 bytes an event).
+CARRY_EVENTS = 50
 
 
 class ProgressLog:
@@ -45,6 +48,14 @@ class ProgressLog:
             latency_ms=round(record.latency_ms, 1),
             detail=detail,
         )
+
+    def tail(self, count: int) -> tuple[ProgressEvent, ...]:
+        return tuple(self._events)[-count:] if count > 0 else ()
+
+    def restore(self, events: tuple[ProgressEvent, ...], next_seq: int) -> None:
+        """Continue-as-new: the previous run's newest events, and its numbering, go on here."""
+        self._events.extend(events)
+        self._next_seq = max(next_seq, self._next_seq)
 
     def since(self, seq: int) -> tuple[ProgressEvent, ...]:
         """Events from `seq` on (from the oldest kept if those fell off), at most one page."""
