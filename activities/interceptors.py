@@ -122,19 +122,21 @@ def _on_success(activity_type: str, result: object, latency_ms: float) -> None:
     if isinstance(result, LlmResponse):
         _llm_response(meter, result, latency_ms)
     tool = tool_name(activity_type)
+    # A fallback's answer (circuit open, dependency down) is a success the model is told is degraded.
+    outcome = "degraded" if isinstance(result, ToolOutput) and result.degraded else "ok"
     if tool is not None and log.is_enabled_for(logging.INFO):
         size = len(result.model_dump_json()) if isinstance(result, BaseModel) else None
         truncated = result.truncated if isinstance(result, ToolOutput) else None
         log.info(
             "tool.end",
             tool=tool,
-            outcome="ok",
+            outcome=outcome,
             latency_ms=round(latency_ms, 2),
             result_bytes=size,
             truncated=truncated,
         )
     if tool is not None:
-        _count(meter, "agent_tool_calls", {"tool": tool, "outcome": "ok"})
+        _count(meter, "agent_tool_calls", {"tool": tool, "outcome": outcome})
 
 
 def _llm_response(meter: MetricMeter | None, result: LlmResponse, latency_ms: float) -> None:

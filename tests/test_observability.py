@@ -60,7 +60,7 @@ def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturingLoggerFactory]
 
 
 def only(events: list[dict[str, Any]], name: str, has: str = "event", **match: Any) -> dict[str, Any]:
-    """The one event `name` with field `has` and these values (the activities' own lines lack `has`)."""
+    """The one event `name` with field `has` and these values."""
     found = [
         e for e in events if e["event"] == name and has in e and all(e.get(k) == v for k, v in match.items())
     ]
@@ -207,6 +207,8 @@ async def test_events_of_a_run_with_retry_skip_approval_and_failure(
     assert [c["arguments"] for c in response["tool_calls"]] == [LOOKUP.arguments, MISSING.arguments]
     assert {"latency_ms", "cost_usd", "completion_tokens"} <= response.keys()
 
+    # Once per attempt, from the interceptor (the tool's own code logs no start/end of its own).
+    assert sum(e["event"] == "tool.start" and e.get("call_id") == "t1-1" for e in events) == 1
     start = only(events, "tool.start", "args", call_id="t1-1", tool="get_transaction")
     assert start["args"] == {"transaction_id": "pay_ABC123"} and start["turn"] == 1
     end = only(events, "tool.end", "result_bytes", call_id="t1-1", tool="get_transaction")

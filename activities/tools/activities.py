@@ -200,19 +200,8 @@ def _tool_activity(tool: _Tool) -> Callable[..., Any]:
         bound = log.bind(
             workflow_id=tool_input.workflow_id, call_id=tool_input.call_id, tool=spec.name, attempt=attempt
         )
-        bound.info("tool.start")
-        started = time.perf_counter()
-        outcome = "cancelled"  # stays so only if a BaseException (cancellation) interrupts us
-        try:
-            output = await tool.attempt(tool_input, attempt, bound)
-            outcome = "degraded" if output.degraded else "ok"
-            return output
-        except ApplicationError as err:
-            outcome = err.type or TransientError.__name__
-            raise
-        finally:
-            latency_ms = round((time.perf_counter() - started) * 1000, 2)
-            bound.info("tool.end", latency_ms=latency_ms, outcome=outcome)
+        # tool.start / tool.end come from the activity interceptor, once per attempt, with the args.
+        return await tool.attempt(tool_input, attempt, bound)
 
     run_tool.__name__ = run_tool.__qualname__ = name.replace(".", "_")
     return activity.defn(name=name)(run_tool)
