@@ -70,7 +70,7 @@ bench-overhead: install
 
 # Issue 8: 50/200/500 concurrent runs (8 turns, 300 ms model, 100 ms tool) vs bare workflows; ~10 min.
 bench-throughput: install
-	$(PY) -m bench.throughput --runs 50,200,500 --sqlite-runs 200
+	$(PY) -m bench.throughput --runs 50,200,500 --sqlite-runs 50,200,500
 
 clean: stop
 	rm -rf $(AGENT_DATA_DIR)
