@@ -37,6 +37,7 @@ from activities.tools.store import Store
 from bench import perf_common as pc
 from core.logging import configure_logging
 from core.models import AgentResult, RunState
+from core.process import exit_now
 from core.worker_options import worker_options
 from worker import build_worker
 
@@ -275,4 +276,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())  # not sys.exit: see core/process.py
