@@ -36,15 +36,17 @@ async def execute(
 ) -> m.ToolOutput:
     name = spec.precheck_activity_name if precheck else spec.activity_name
     summary = (f"check {spec.name}" if precheck else f"{spec.name}({short(args)})")[:200]
+    # The same timeout, retry policy (so the same never-retried classes) and summary either way.
+    options: dict[str, Any] = {
+        "result_type": m.ToolOutput,
+        "start_to_close_timeout": spec.timeout,
+        "retry_policy": spec.retry_policy(),
+        "summary": summary,
+    }
     if spec.local and not precheck and workflow.patched(LOCAL_TOOLS_PATCH):
         try:
             local: m.ToolOutput = await workflow.execute_local_activity(
-                name,
-                tool_input(call_id, args),
-                result_type=m.ToolOutput,
-                start_to_close_timeout=spec.timeout,
-                retry_policy=spec.retry_policy(),
-                summary=summary,
+                name, tool_input(call_id, args), **options
             )
         except ApplicationError as err:
             # A failed local activity arrives unwrapped (only its timeout comes as ActivityError):
@@ -59,14 +61,7 @@ async def execute(
                 retry_state=None,
             ) from err
         return local
-    output: m.ToolOutput = await workflow.execute_activity(
-        name,
-        tool_input(call_id, args),
-        result_type=m.ToolOutput,
-        start_to_close_timeout=spec.timeout,
-        retry_policy=spec.retry_policy(),
-        summary=summary,
-    )
+    output: m.ToolOutput = await workflow.execute_activity(name, tool_input(call_id, args), **options)
     return output
 
 
