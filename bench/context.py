@@ -22,20 +22,19 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 
 from activities.tools.store import Store
+from bench import entry
 from bench.context_history import fetch_runs, measure
 from bench.context_model import reader_provider, task_for
 from bench.context_report import acceptance, compare_turn, render
 from bench.options import positive
 from bench.retries import _client
 from core.guardrails import ContextSettings, RunBudgets
-from core.logging import configure_logging
 from core.models import AgentLimits, AgentRequest, AgentResult
-from core.process import exit_now
 from worker import build_worker
 
 # A naive agent resends the whole conversation, tool outputs uncut: no window, no truncation.
@@ -161,12 +160,9 @@ async def amain(args: argparse.Namespace) -> int:
     return 0 if all(p["ok"] for p in points) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    configure_logging(level="ERROR")
-    logging.getLogger("temporalio").setLevel(logging.CRITICAL)
-    return asyncio.run(amain(args))
+def main(argv: list[str] | None = None) -> NoReturn:
+    entry.run(amain, parse_args(argv), level="ERROR", sdk_level=logging.CRITICAL)
 
 
 if __name__ == "__main__":
-    exit_now(main())  # not sys.exit: see core/process.py
+    main()

@@ -14,9 +14,7 @@ be reached, 2 on bad options.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
 import statistics
 import sys
 import tempfile
@@ -25,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -33,10 +31,9 @@ from temporalio.worker import Replayer, Worker
 
 from activities.tools.noop_tools import NOOP_TOOLS, REGISTRY
 from activities.tools.store import Store
+from bench import entry
 from bench import perf_common as pc
-from core.logging import configure_logging
 from core.models import AgentResult, ChatMessage, LlmRequest, RunState
-from core.process import exit_now
 from core.toolspec import ToolContext
 from core.worker_options import worker_options
 from worker import build_worker
@@ -289,13 +286,10 @@ async def amain(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    # A log line per activity would be measured too; production keeps INFO, see the report.
-    configure_logging(level="WARNING")
-    logging.getLogger("temporalio").setLevel(logging.ERROR)
-    return asyncio.run(amain(args))
+def main(argv: list[str] | None = None) -> NoReturn:
+    # Production keeps INFO; see the report.
+    entry.run(amain, parse_args(argv), level="WARNING")
 
 
 if __name__ == "__main__":
-    exit_now(main())  # not sys.exit: see core/process.py
+    main()

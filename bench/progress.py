@@ -14,24 +14,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import tempfile
 import uuid
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio.client import WorkflowHandle
 
 from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall
 from activities.tools.store import Store
+from bench import entry
 from bench import perf_common as pc
 from cli import runs
-from core.logging import configure_logging
 from core.models import AgentRequest, AgentResult, ApproveSignal, PendingApproval, RunState
-from core.process import exit_now
 from core.progress import ProgressEvent
 from worker import build_worker
 
@@ -152,12 +150,10 @@ async def amain(args: argparse.Namespace) -> int:
         return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    configure_logging(level="ERROR")  # the refusals of later runs (one duplicate to refund) are expected
-    logging.getLogger("temporalio").setLevel(logging.ERROR)
-    return asyncio.run(amain(args))
+def main(argv: list[str] | None = None) -> NoReturn:
+    # The refusals of later runs (one duplicate to refund) are expected.
+    entry.run(amain, parse_args(argv), level="ERROR")
 
 
 if __name__ == "__main__":
-    exit_now(main())  # not sys.exit: see core/process.py
+    main()

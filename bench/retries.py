@@ -17,13 +17,14 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.faults import FaultyModel
 from activities.toolsets import TOOLSETS
+from bench import entry
 from bench.naive_react import run_naive
 from bench.options import positive
 from bench.report import TaskRecord, main_table, summarise_records, sweep_table
@@ -31,8 +32,6 @@ from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
 from bench.temporal_agent import run_ours
 from core.client import deployment_converter
 from core.config import Settings
-from core.logging import configure_logging
-from core.process import exit_now
 from core.search_attributes import (
     AGENT_COST_USD,
     AGENT_PROMPT_VERSION,
@@ -175,13 +174,10 @@ async def amain(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None) -> NoReturn:
     # Every injected fault would otherwise print a warning from the SDK and a log line per attempt.
-    configure_logging(level="ERROR")
-    logging.getLogger("temporalio").setLevel(logging.CRITICAL)
-    return asyncio.run(amain(args))
+    entry.run(amain, parse_args(argv), level="ERROR", sdk_level=logging.CRITICAL)
 
 
 if __name__ == "__main__":
-    exit_now(main())  # not sys.exit: see core/process.py
+    main()

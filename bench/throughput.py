@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -27,17 +26,16 @@ import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.tools.noop_tools import SLEEP_S, SLEEP_TOOLS
 from activities.tools.store import Store
+from bench import entry
 from bench import perf_common as pc
-from core.logging import configure_logging
 from core.models import AgentResult, RunState
-from core.process import exit_now
 from core.worker_options import worker_options
 from worker import build_worker
 
@@ -267,13 +265,10 @@ async def amain(args: argparse.Namespace) -> int:
     return 1 if any("failure:" in line for line in lines) else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    # A log line per activity would be measured too; production keeps INFO, see the report.
-    configure_logging(level="WARNING")
-    logging.getLogger("temporalio").setLevel(logging.ERROR)
-    return asyncio.run(amain(args))
+def main(argv: list[str] | None = None) -> NoReturn:
+    # Production keeps INFO; see the report.
+    entry.run(amain, parse_args(argv), level="WARNING")
 
 
 if __name__ == "__main__":
-    exit_now(main())  # not sys.exit: see core/process.py
+    main()

@@ -1,0 +1,26 @@
+"""How a bench runs from the command line: quiet logs, one event loop, an exit without teardown."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import NoReturn
+
+from core.logging import configure_logging
+from core.process import exit_now
+
+
+def run(
+    amain: Callable[[argparse.Namespace], Awaitable[int]],
+    args: argparse.Namespace,
+    *,
+    level: str = "ERROR",
+    sdk_level: int = logging.ERROR,
+) -> NoReturn:
+    """Log only what matters to the bench (a line per activity would be measured too), then exit
+    with amain's code through exit_now (see core/process.py)."""
+    configure_logging(level=level)
+    logging.getLogger("temporalio").setLevel(sdk_level)
+    exit_now(asyncio.run(amain(args)))
