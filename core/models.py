@@ -196,10 +196,11 @@ class RunState(StrEnum):
     CANCELLED = "cancelled"
 
 
+# ESCALATED is left out: a live escalated run is waiting for a human, and a caller that stops watching
+# it as "final" never sends the reply it waits for (the local-model test did, and the deadline fired).
 FINAL_STATES = frozenset(
     {
         RunState.COMPLETED,
-        RunState.ESCALATED,
         RunState.ESCALATED_UNRESOLVED,
         RunState.LOOP_DETECTED,
         RunState.DENIED,
