@@ -7,10 +7,12 @@ Both workers take the production worker options (core/worker_options.py, so AGEN
 too), then --worker-options on top.
 
 Each agent run: `turns` turns of a scripted model (llm-ms latency) calling one 100 ms tool, then an
-answer turn; the bare workflow runs the same 2·turns+1 activities with the same sleeps. Per N: wall
-time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step of this process (worker and client)
-and of the server (/proc), failures, and ours/bare. On a tuned in-memory server, a tuned SQLite-file
-server and, unless --no-tuning-check, a default in-memory server (ours at the largest N). Exit 1 when a
+answer turn; the bare workflow runs the same 2·turns+1 activities with the same sleeps. Each batch of
+N runs of one kind meets a fresh server of its setup (a server slows as finished runs pile up; see
+measure), on a tuned in-memory server, a tuned SQLite-file server and, unless --no-tuning-check, a
+default in-memory server (ours at the largest N). With --address both kinds share that server and go
+bare, ours, ours, bare. Per N: wall time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step
+of this process (worker and client) and of the server (/proc), failures, and ours/bare. Exit 1 when a
 server cannot be reached or a run failed, 2 on bad options.
 """
 
@@ -68,6 +70,23 @@ class Batch:
     failures: list[str]
     worker_cpu_s: float
     server_cpu_s: float | None
+    repeats: int = 1  # batches of `runs` merged into this one
+
+    @classmethod
+    def merged(cls, parts: list[Batch]) -> Batch:
+        """Batches of one kind as one: sums, and latencies pooled (N is per batch)."""
+        server = [p.server_cpu_s for p in parts]
+        return cls(
+            parts[0].label,
+            parts[0].runs,
+            sum(p.steps for p in parts),
+            sum(p.wall_s for p in parts),
+            [x for p in parts for x in p.latencies],
+            [f for p in parts for f in p.failures],
+            sum(p.worker_cpu_s for p in parts),
+            None if None in server else sum(s for s in server if s is not None),
+            sum(p.repeats for p in parts),
+        )
 
     def row(self, bare: Batch | None) -> list[str]:
         ratio = f"{(self.steps / self.wall_s) / (bare.steps / bare.wall_s):.2f}" if bare else "-"
@@ -76,7 +95,7 @@ class Batch:
             self.label,
             str(self.runs),
             f"{self.wall_s:.1f}",
-            f"{self.runs / self.wall_s:.1f}",
+            f"{self.runs * self.repeats / self.wall_s:.1f}",
             f"{self.steps / self.wall_s:.0f}",
             f"{pc.percentile(self.latencies, 0.5):.2f}",
             f"{pc.percentile(self.latencies, 0.95):.2f}",
@@ -164,9 +183,15 @@ class Rig:
 
 async def measure(
     client: Client, server: pc.DevServer | None, sizes: list[int], kinds: list[str], args: argparse.Namespace
-) -> list[tuple[Batch, Batch | None]]:
-    """Per N: bare then ours (each kind alone on the machine), after a small warm-up of both."""
-    out: list[tuple[Batch, Batch | None]] = []
+) -> list[dict[str, Batch]]:
+    """Per N, a batch of each kind on one server, after a small warm-up of each kind.
+
+    Two kinds go bare, ours, ours, bare: a server slows as finished runs pile up (on one in-memory
+    server, bare fell from 233 to 172 steps/s and its server CPU per step rose from 5.4 to 7.5 ms
+    over nine 300-run batches), so whichever kind went second would pay for the first one's runs;
+    the mirrored order cancels a steady drift.
+    """
+    out: list[dict[str, Batch]] = []
     with tempfile.TemporaryDirectory(prefix="perf-store-") as tmp:
         rig = Rig(client, Store.open(Path(tmp)), args, server)
         async with AsyncExitStack() as stack:
@@ -175,9 +200,10 @@ async def measure(
             for kind in kinds:
                 await rig.batch(kind, 2, "warm-up")
             for runs in sizes:
-                bare = await rig.batch("bare", runs, "bare") if "bare" in kinds else None
-                ours = await rig.batch("ours", runs, "ours")
-                out.append((ours, bare))
+                batches: dict[str, list[Batch]] = {kind: [] for kind in kinds}
+                for kind in [*kinds, *reversed(kinds)] if len(kinds) > 1 else kinds:
+                    batches[kind].append(await rig.batch(kind, runs, kind))
+                out.append({kind: Batch.merged(parts) for kind, parts in batches.items()})
         await rig.provider.aclose()
     return out
 
@@ -201,14 +227,22 @@ def setups(args: argparse.Namespace) -> list[Setup]:
 
 
 async def run_setup(setup: Setup, args: argparse.Namespace) -> list[tuple[Batch, Batch | None]]:
-    with tempfile.TemporaryDirectory(prefix="perf-db-") as tmp:
-        server = await pc.start_server(
-            setup.label, setup.dynamic, Path(tmp) / "temporal.db" if setup.sqlite else None
-        )
-        try:
-            return await measure(server.client, server, setup.sizes, setup.kinds, args)
-        finally:
-            server.stop()
+    """Per N, each kind on a fresh server of this setup: no batch runs on a server that earlier
+    batches have slowed (see measure), so every batch meets the same server."""
+    out: list[tuple[Batch, Batch | None]] = []
+    for runs in setup.sizes:
+        batches: dict[str, Batch] = {}
+        for kind in setup.kinds:
+            with tempfile.TemporaryDirectory(prefix="perf-db-") as tmp:
+                server = await pc.start_server(
+                    setup.label, setup.dynamic, Path(tmp) / "temporal.db" if setup.sqlite else None
+                )
+                try:
+                    batches[kind] = (await measure(server.client, server, [runs], [kind], args))[0][kind]
+                finally:
+                    server.stop()
+        out.append((batches["ours"], batches.get("bare")))
+    return out
 
 
 def section(title: str, results: list[tuple[Batch, Batch | None]]) -> list[str]:
@@ -250,7 +284,8 @@ async def amain(args: argparse.Namespace) -> int:
     try:
         if args.address:
             client = await pc.connect(args.address)
-            lines += section(args.address, await measure(client, None, args.runs, ["bare", "ours"], args))
+            both = await measure(client, None, args.runs, ["bare", "ours"], args)
+            lines += section(args.address, [(b["ours"], b["bare"]) for b in both])
         else:
             results = {s.label: await run_setup(s, args) for s in setups(args)}
             lines += [line for label, res in results.items() for line in section(label, res)]
