@@ -23,6 +23,7 @@ from activities.tools.store import Store
 from activities.toolsets import TOOLSETS
 from core.client import connect
 from core.config import ConfigError, Settings
+from core.gc_tuning import tune_gc
 from core.logging import configure_logging
 from core.process import exit_now
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
@@ -67,6 +68,7 @@ async def main() -> None:
     configure_logging()
     settings = Settings.from_env()
     options = worker_options()  # a bad AGENT_WORKFLOW_RUNNER stops the worker here, before it polls
+    gc_thresholds = tune_gc()  # ...and a bad AGENT_GC_THRESHOLD
     # Before the client exists: the client (and so the worker) takes the default runtime.
     runtime = install_runtime_from_env()
     client = await connect(settings)
@@ -83,6 +85,7 @@ async def main() -> None:
             task_queue=settings.task_queue,
             provider=settings.llm_provider,
             metrics=metrics_bind_address() if runtime is not None else None,
+            gc_threshold=gc_thresholds,
         )
         ready_file = os.environ.get("AGENT_WORKER_READY_FILE")
         if ready_file:

@@ -15,11 +15,12 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.common import MetricMeter, RetryPolicy
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from activities import activity_metrics as metrics
 from core.models import LlmRequest, LlmResponse, ToolInput, ToolOutput
 
 log = structlog.get_logger("activities")
@@ -117,10 +118,9 @@ def _log_start(activity_type: str, arg: object) -> None:
 
 
 def _on_success(activity_type: str, result: object, latency_ms: float) -> None:
-    meter = _meter()
-    _latency(meter, latency_ms, "ok")
+    _latency(latency_ms, "ok")
     if isinstance(result, LlmResponse):
-        _llm_response(meter, result, latency_ms)
+        _llm_response(result, latency_ms)
     tool = tool_name(activity_type)
     # A fallback's answer (circuit open, dependency down) is a success the model is told is degraded.
     outcome = "degraded" if isinstance(result, ToolOutput) and result.degraded else "ok"
@@ -136,10 +136,10 @@ def _on_success(activity_type: str, result: object, latency_ms: float) -> None:
             truncated=truncated,
         )
     if tool is not None:
-        _count(meter, "agent_tool_calls", {"tool": tool, "outcome": outcome})
+        _count("agent_tool_calls", {"tool": tool, "outcome": outcome})
 
 
-def _llm_response(meter: MetricMeter | None, result: LlmResponse, latency_ms: float) -> None:
+def _llm_response(result: LlmResponse, latency_ms: float) -> None:
     if log.is_enabled_for(logging.INFO):
         log.info(
             "llm.response",
@@ -153,59 +153,58 @@ def _llm_response(meter: MetricMeter | None, result: LlmResponse, latency_ms: fl
             finish_reason=result.finish_reason,
             parse_error=result.parse_error,
         )
-    if meter is None:
-        return
-    tokens = meter.create_counter("agent_llm_tokens", "LLM tokens by kind", "tokens")
-    tokens.add(result.usage.prompt_tokens, {"kind": "prompt"})
-    tokens.add(result.usage.completion_tokens, {"kind": "completion"})
-    cost = meter.create_histogram_float("agent_llm_cost_usd", "USD per LLM call (the _sum is the total)")
-    cost.record(max(result.cost_usd, 0.0))
+    usage = result.usage
+    tokens = {"description": "LLM tokens by kind", "unit": "tokens"}
+    metrics.record("counter", "agent_llm_tokens", usage.prompt_tokens, {"kind": "prompt"}, **tokens)
+    metrics.record("counter", "agent_llm_tokens", usage.completion_tokens, {"kind": "completion"}, **tokens)
+    metrics.record(
+        "histogram_float",
+        "agent_llm_cost_usd",
+        max(result.cost_usd, 0.0),
+        description="USD per LLM call (the _sum is the total)",
+    )
 
 
 def _on_failure(info: activity.Info, exc: Exception, latency_ms: float) -> None:
     event, error_type = retry_decision(exc, info.attempt, info.retry_policy)
-    meter = _meter()
-    _latency(meter, latency_ms, error_type)
+    _latency(latency_ms, error_type)
     message = exc.message if isinstance(exc, ApplicationError) else str(exc)
     tool = tool_name(info.activity_type)
     if tool is not None:
         log.info(
             "tool.end", tool=tool, outcome=error_type, latency_ms=round(latency_ms, 2), error=message[:500]
         )
-        _count(meter, "agent_tool_calls", {"tool": tool, "outcome": error_type})
+        _count("agent_tool_calls", {"tool": tool, "outcome": error_type})
     fields: dict[str, Any] = {"error_type": error_type, "error": message[:500]}
     if event == "retry.skipped":
         log.warning(event, reason="non_retryable class", **fields)
-        _count(meter, "agent_retries_skipped", {"error_type": error_type})
+        _count("agent_retries_skipped", {"error_type": error_type})
         return
     policy = info.retry_policy
     fields["max_attempts"] = policy.maximum_attempts if policy is not None else None
     if event == "retry.exhausted":
         log.error(event, **fields)
-        _count(meter, "agent_retries_exhausted", {"error_type": error_type})
+        _count("agent_retries_exhausted", {"error_type": error_type})
         return
     delay = exc.next_retry_delay if isinstance(exc, ApplicationError) else None
     log.warning(event, next_attempt=info.attempt + 1, next_retry_delay_s=_seconds(delay), **fields)
-    _count(meter, "agent_retries", {"error_type": error_type})
+    _count("agent_retries", {"error_type": error_type})
 
 
 def _seconds(delay: Any) -> float | None:
     return delay.total_seconds() if delay is not None else None
 
 
-def _meter() -> MetricMeter | None:
-    try:
-        return activity.metric_meter()
-    except RuntimeError:  # sync non-threaded activities have no meter; none of ours are
-        return None
+def _count(name: str, labels: dict[str, str]) -> None:
+    metrics.record("counter", name, 1, labels)
 
 
-def _count(meter: MetricMeter | None, name: str, labels: dict[str, str]) -> None:
-    if meter is not None:
-        meter.create_counter(name).add(1, labels)
-
-
-def _latency(meter: MetricMeter | None, latency_ms: float, outcome: str) -> None:
-    if meter is not None:
-        histogram = meter.create_histogram("agent_activity_latency_ms", "activity attempt latency", "ms")
-        histogram.record(max(round(latency_ms), 0), {"outcome": outcome})
+def _latency(latency_ms: float, outcome: str) -> None:
+    metrics.record(
+        "histogram",
+        "agent_activity_latency_ms",
+        max(round(latency_ms), 0),
+        {"outcome": outcome},
+        description="activity attempt latency",
+        unit="ms",
+    )

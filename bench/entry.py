@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
+from core.config import ConfigError
+from core.gc_tuning import tune_gc
 from core.logging import configure_logging
 from core.process import exit_now
 
@@ -23,4 +26,9 @@ def run(
     with amain's code through exit_now (see core/process.py)."""
     configure_logging(level=level)
     logging.getLogger("temporalio").setLevel(sdk_level)
+    try:
+        tune_gc()  # the workers in this process collect garbage as the production worker does
+    except ConfigError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        exit_now(2)
     exit_now(asyncio.run(amain(args)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import tempfile
@@ -266,7 +267,8 @@ def tuning_line(tuned: list[tuple[Batch, Batch | None]], default: list[tuple[Bat
 
 def described(extra: dict[str, Any]) -> str:
     options = {**worker_options(), **extra}
-    return ", ".join(f"{k}={type(v).__name__ if hasattr(v, '__dict__') else v}" for k, v in options.items())
+    shown = ", ".join(f"{k}={type(v).__name__ if hasattr(v, '__dict__') else v}" for k, v in options.items())
+    return f"{shown}, gc threshold {gc.get_threshold()} (AGENT_GC_THRESHOLD)"
 
 
 async def amain(args: argparse.Namespace) -> int:

@@ -1,7 +1,12 @@
-"""Worker settings (issue 8): the runner is an explicit choice, and tests keep the sandbox."""
+"""Worker settings (issue 8): the runner and the GC thresholds are explicit; tests keep the sandbox."""
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.tools.store import Store
 from core.config import ConfigError
+from core.gc_tuning import DEFAULT_THRESHOLD, tune_gc
 from core.worker_options import MAX_CACHED_WORKFLOWS, worker_options
 from tests.conftest import scripted_provider
 from worker import build_worker
@@ -37,3 +43,38 @@ async def test_the_test_harness_worker_stays_sandboxed(env: WorkflowEnvironment,
     """build_worker adds no runner: tests get the SDK's sandbox, so a determinism bug still fails them."""
     worker = build_worker(env.client, "tq-options", scripted_provider({}), Store.open(tmp_path))
     assert isinstance(worker.config().get("workflow_runner"), SandboxedWorkflowRunner)
+
+
+# ── the worker process's garbage collector (core/gc_tuning.py) ─────────────
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+
+
+def test_the_worker_takes_the_measured_gc_thresholds_unless_told_otherwise(restore_gc: None) -> None:
+    gc.set_threshold(700, 10, 10)
+    assert tune_gc({}) == DEFAULT_THRESHOLD == gc.get_threshold()
+    assert tune_gc({"AGENT_GC_THRESHOLD": " 20000, 5,5 "}) == (20000, 5, 5) == gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    assert tune_gc({"AGENT_GC_THRESHOLD": "default"}) == (700, 10, 10)  # Python's own, untouched
+
+
+@pytest.mark.parametrize("value", ["fast", "1000,10", "0,10,10", "-5,10,10", "1000,10,10,10", "1e4,10,10"])
+def test_a_bad_gc_threshold_is_refused_and_changes_nothing(value: str, restore_gc: None) -> None:
+    before = gc.get_threshold()
+    with pytest.raises(ConfigError, match="AGENT_GC_THRESHOLD="):
+        tune_gc({"AGENT_GC_THRESHOLD": value})
+    assert gc.get_threshold() == before
+
+
+def test_the_worker_process_refuses_a_bad_gc_threshold_before_it_connects(tmp_path: Path) -> None:
+    env = {**os.environ, "AGENT_GC_THRESHOLD": "lots", "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run(
+        [sys.executable, "worker.py"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert "worker: AGENT_GC_THRESHOLD='lots'" in done.stderr
