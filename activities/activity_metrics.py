@@ -28,7 +28,10 @@ def record(
     description: str | None = None,
     unit: str | None = None,
 ) -> None:
-    """Add to a counter or record in a histogram, as the current activity, with these labels."""
+    """Add to a counter or record in a histogram, as the current activity, with these labels
+    (nothing outside an activity, as the SDK's meter has none there)."""
+    if not activity.in_activity():
+        return
     info = activity.info()
     key = (info.namespace, info.task_queue, info.activity_type, kind, name, *sorted((labels or {}).items()))
     instrument = _bound.get(key)

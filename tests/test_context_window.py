@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from core.guardrails import ContextSettings
 from core.models import ChatMessage, ToolCall
@@ -10,6 +13,7 @@ from workflows.context_window import (
     SUMMARY_HEADER,
     build_prompt,
     calibrate,
+    counted_chars,
     estimate_message,
     estimate_messages,
     estimate_tokens,
@@ -28,6 +32,33 @@ def turn(n: int, size: int = 400) -> list[ChatMessage]:
         ChatMessage(role="assistant", content=f"step {n}", tool_calls=(call,)),
         ChatMessage(role="tool", content="x" * size, tool_call_id=call.id, name=call.name),
     ]
+
+
+def test_a_message_is_counted_once_with_the_same_figure_as_a_fresh_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The per-message memo (each turn re-estimates the whole prompt) changes no number."""
+    call = ToolCall(id="t1-1", name="get_transaction", arguments={"b": 1, "a": "é"})
+    message = ChatMessage(role="assistant", content="look it up", tool_calls=(call,))
+    fresh = len("look it up") + len("get_transaction" + json.dumps(call.arguments, sort_keys=True))
+    dumps: list[object] = []
+    real_dumps = json.dumps
+
+    def counting_dumps(*args: Any, **kwargs: Any) -> str:
+        dumps.append(args)
+        return real_dumps(*args, **kwargs)
+
+    monkeypatch.setattr("workflows.context_window.json.dumps", counting_dumps)
+    assert counted_chars(message) == fresh and len(dumps) == 1
+    assert counted_chars(message) == fresh and len(dumps) == 1  # second turn: no new dump
+    twin = ChatMessage.model_validate_json(message.model_dump_json())  # equal, not the same object
+    assert counted_chars(twin) == fresh and len(dumps) == 2
+    monkeypatch.setattr("workflows.context_window.MAX_COUNTED", 3)
+    for n in range(10):  # bounded: the memo empties itself instead of growing
+        counted_chars(ChatMessage(role="user", content="x" * n))
+    from workflows.context_window import _COUNTED
+
+    assert len(_COUNTED) <= 3
 
 
 def test_estimates_are_deterministic_ceilings_with_overhead() -> None:

@@ -23,9 +23,29 @@ def estimate_tokens(text: str, chars_per_token: float = 4.0) -> int:
 
 
 def estimate_message(message: ChatMessage, settings: ContextSettings, ratio: float = 1.0) -> int:
-    calls = "".join(c.name + json.dumps(c.arguments, sort_keys=True) for c in message.tool_calls)
-    raw = estimate_tokens(message.content + calls, settings.chars_per_token)
+    raw = math.ceil(counted_chars(message) / settings.chars_per_token)
     return math.ceil(raw * ratio) + settings.message_overhead_tokens
+
+
+# Every turn re-estimates the whole prompt, and a message never changes (frozen): its count is kept,
+# keyed by identity, so a turn's estimate costs a lookup per old message instead of a JSON dump of
+# its tool calls. Each entry holds its message, so an id cannot be reused while it is cached; a pure
+# memo, so replay computes the same numbers whatever it holds.
+_COUNTED: dict[int, tuple[ChatMessage, int]] = {}
+MAX_COUNTED = 20_000
+
+
+def counted_chars(message: ChatMessage) -> int:
+    """Content plus each tool call's name and sorted-key JSON arguments, in characters."""
+    hit = _COUNTED.get(id(message))
+    if hit is not None and hit[0] is message:
+        return hit[1]
+    calls = "".join(c.name + json.dumps(c.arguments, sort_keys=True) for c in message.tool_calls)
+    chars = len(message.content) + len(calls)
+    if len(_COUNTED) >= MAX_COUNTED:
+        _COUNTED.clear()
+    _COUNTED[id(message)] = (message, chars)
+    return chars
 
 
 def estimate_messages(messages: list[ChatMessage], settings: ContextSettings, ratio: float = 1.0) -> int:
