@@ -43,7 +43,8 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy .
 
-# Debian's chromium for the UI test in tests/e2e (Playwright drives it; nothing downloads a browser).
+# Debian's chromium for the UI test in tests/e2e (driven directly with --dump-dom and --screenshot;
+# nothing downloads a browser).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \

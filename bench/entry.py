@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from typing import NoReturn
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
 
 from core.config import ConfigError
 from core.gc_tuning import tune_gc
@@ -16,7 +16,7 @@ from core.process import exit_now
 
 
 def run(
-    amain: Callable[[argparse.Namespace], Awaitable[int]],
+    amain: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
     args: argparse.Namespace,
     *,
     level: str = "ERROR",

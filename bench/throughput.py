@@ -1,7 +1,8 @@
 """Throughput benchmark (issue 8): N concurrent agent runs against bare workflows of the same shape.
 
     python -m bench.throughput [--runs 50,200,500] [--sqlite-runs 200] [--turns 8] [--llm-ms 300]
-        [--worker-options JSON] [--no-tuning-check] [--address HOST:PORT] [--tiny]
+        [--repeats 3] [--sqlite-repeats 1] [--worker-options JSON] [--no-tuning-check]
+        [--address HOST:PORT] [--tiny]
 
 Both workers take the production worker options (core/worker_options.py, so AGENT_WORKFLOW_RUNNER
 too), then --worker-options on top.
@@ -9,10 +10,11 @@ too), then --worker-options on top.
 Each agent run: `turns` turns of a scripted model (llm-ms latency) calling one 100 ms tool, then an
 answer turn; the bare workflow runs the same 2·turns+1 activities with the same sleeps. Each batch of
 N runs of one kind meets a fresh server of its setup (a server slows as finished runs pile up; see
-measure), on a tuned in-memory server, a tuned SQLite-file server and, unless --no-tuning-check, a
-default in-memory server (ours at the largest N). With --address both kinds share that server and go
-bare, ours, ours, bare. Per N: wall time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step
-of this process (worker and client) and of the server (/proc), failures, and ours/bare. Exit 1 when a
+measure), and each kind runs `repeats` batches per N, of which the median is shown (see run_setup):
+on a tuned in-memory server, a tuned SQLite-file server and, unless --no-tuning-check, a default
+in-memory server (ours at the largest N). With --address both kinds share that server and go bare,
+ours, ours, bare. Per N: wall time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step of
+this process (worker and client) and of the server (/proc), failures, and ours/bare. Exit 1 when a
 server cannot be reached or a run failed, 2 on bad options.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import sys
@@ -54,10 +57,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-tuning-check", action="store_true", help="skip the default-settings server")
     parser.add_argument("--address", help="an existing Temporal server (only its runs are measured)")
+    parser.add_argument(
+        "--repeats", type=pc.positive, default=3, help="batches per kind and N, in-memory (median shown)"
+    )
+    parser.add_argument("--sqlite-repeats", type=pc.positive, default=1, help="the same, SQLite file (1)")
     parser.add_argument("--tiny", action="store_true", help="N=3, 2 turns (for tests)")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.runs, args.sqlite_runs, args.turns = [3], [3], 2
+        args.runs, args.sqlite_runs, args.turns, args.repeats = [3], [3], 2, 1
     return args
 
 
@@ -72,6 +79,7 @@ class Batch:
     worker_cpu_s: float
     server_cpu_s: float | None
     repeats: int = 1  # batches of `runs` merged into this one
+    rates: tuple[float, ...] = ()  # steps/s of every repeated batch this one is the median of
 
     @classmethod
     def merged(cls, parts: list[Batch]) -> Batch:
@@ -89,6 +97,18 @@ class Batch:
             sum(p.repeats for p in parts),
         )
 
+    @property
+    def rate(self) -> float:
+        return self.steps / self.wall_s
+
+    @classmethod
+    def median(cls, parts: list[Batch]) -> Batch:
+        """The batch of median steps/s (the lower of two middles), with every batch's failures."""
+        ordered = sorted(parts, key=lambda b: b.rate)
+        middle = ordered[(len(ordered) - 1) // 2]
+        failures = [f for p in parts for f in p.failures]
+        return dataclasses.replace(middle, failures=failures, rates=tuple(p.rate for p in ordered))
+
     def row(self, bare: Batch | None) -> list[str]:
         ratio = f"{(self.steps / self.wall_s) / (bare.steps / bare.wall_s):.2f}" if bare else "-"
         server = f"{1000 * self.server_cpu_s / self.steps:.2f}" if self.server_cpu_s is not None else "n/a"
@@ -104,6 +124,7 @@ class Batch:
             server,
             str(len(self.failures)),
             ratio,
+            f"{self.rates[0]:.0f}–{self.rates[-1]:.0f} ({len(self.rates)})" if len(self.rates) > 1 else "-",
         ]
 
 
@@ -119,6 +140,7 @@ HEADER = [
     "server cpu ms/step",
     "failures",
     "ours/bare steps/s",
+    "steps/s min–max (batches)",
 ]
 
 
@@ -216,34 +238,47 @@ class Setup:
     sqlite: bool
     sizes: list[int]
     kinds: list[str]
+    repeats: int
 
 
 def setups(args: argparse.Namespace) -> list[Setup]:
     both = ["bare", "ours"]
-    plan = [Setup("tuned, in-memory", pc.TUNED, False, args.runs, both)]
-    plan.append(Setup("tuned, SQLite file", pc.TUNED, True, args.sqlite_runs, both))
+    plan = [Setup("tuned, in-memory", pc.TUNED, False, args.runs, both, args.repeats)]
+    plan.append(Setup("tuned, SQLite file", pc.TUNED, True, args.sqlite_runs, both, args.sqlite_repeats))
     if not args.no_tuning_check:
-        plan.append(Setup("default settings, in-memory", {}, False, [max(args.runs)], ["ours"]))
+        default = Setup("default settings, in-memory", {}, False, [max(args.runs)], ["ours"], args.repeats)
+        plan.append(default)
     return plan
 
 
 async def run_setup(setup: Setup, args: argparse.Namespace) -> list[tuple[Batch, Batch | None]]:
-    """Per N, each kind on a fresh server of this setup: no batch runs on a server that earlier
-    batches have slowed (see measure), so every batch meets the same server."""
+    """Per N, `repeats` batches of each kind, each on a fresh server of this setup, kinds alternating
+    first; the median batch of each kind is reported.
+
+    A fresh server: no batch meets a server that earlier batches have slowed (see measure). Repeats:
+    on this 2-core machine one 500-run batch of the same code ranged from 164 to 210 steps/s between
+    runs minutes apart, so one batch per kind can decide a ratio by luck.
+    """
     out: list[tuple[Batch, Batch | None]] = []
     for runs in setup.sizes:
-        batches: dict[str, Batch] = {}
-        for kind in setup.kinds:
-            with tempfile.TemporaryDirectory(prefix="perf-db-") as tmp:
-                server = await pc.start_server(
-                    setup.label, setup.dynamic, Path(tmp) / "temporal.db" if setup.sqlite else None
-                )
-                try:
-                    batches[kind] = (await measure(server.client, server, [runs], [kind], args))[0][kind]
-                finally:
-                    server.stop()
-        out.append((batches["ours"], batches.get("bare")))
+        batches: dict[str, list[Batch]] = {kind: [] for kind in setup.kinds}
+        for repeat in range(setup.repeats):
+            for kind in setup.kinds if repeat % 2 == 0 else reversed(setup.kinds):
+                batches[kind].append(await _on_fresh_server(setup, runs, kind, args))
+        medians = {kind: Batch.median(parts) for kind, parts in batches.items()}
+        out.append((medians["ours"], medians.get("bare")))
     return out
+
+
+async def _on_fresh_server(setup: Setup, runs: int, kind: str, args: argparse.Namespace) -> Batch:
+    with tempfile.TemporaryDirectory(prefix="perf-db-") as tmp:
+        server = await pc.start_server(
+            setup.label, setup.dynamic, Path(tmp) / "temporal.db" if setup.sqlite else None
+        )
+        try:
+            return (await measure(server.client, server, [runs], [kind], args))[0][kind]
+        finally:
+            server.stop()
 
 
 def section(title: str, results: list[tuple[Batch, Batch | None]]) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 from activities.tools.noop_tools import NOOP_TOOLS, REGISTRY, SLEEP_TOOLS, StepArgs, noop
 from activities.toolsets import TOOLSETS
 from bench import perf_common as pc
+from bench.throughput import Batch
 from cli.devserver import DYNAMIC_CONFIG
 from core.toolspec import ToolContext
 
@@ -85,6 +86,27 @@ def test_positive_options_are_refused(text: str) -> None:
         pc.positive_list(text)
 
 
+def batch_of(rate: float, failures: list[str]) -> Batch:
+    return Batch(
+        "ours",
+        10,
+        steps=round(rate * 10),
+        wall_s=10.0,
+        latencies=[1.0],
+        failures=failures,
+        worker_cpu_s=1.0,
+        server_cpu_s=None,
+    )
+
+
+def test_repeated_batches_show_the_median_with_every_failure_and_the_spread() -> None:
+    parts = [batch_of(180, []), batch_of(120, ["x: one"]), batch_of(200, []), batch_of(150, ["y: two"])]
+    median = Batch.median(parts)
+    assert median.rate == 150  # the lower middle of 120, 150, 180, 200: no luck from the fastest
+    assert median.failures == ["x: one", "y: two"]  # a failure in any batch is reported
+    assert median.rates == (120, 150, 180, 200) and median.row(None)[-1] == "120–200 (4)"
+
+
 # ── the command lines ───────────────────────────────────────────────────────
 
 
@@ -98,6 +120,8 @@ def test_positive_options_are_refused(text: str) -> None:
         ("throughput", ["--runs", "50,-1"]),
         ("throughput", ["--turns", "0"]),
         ("throughput", ["--sqlite-runs", "0"]),
+        ("throughput", ["--repeats", "0"]),
+        ("throughput", ["--sqlite-repeats", "-2"]),
     ],
 )
 def test_bad_options_exit_2_with_a_message(name: str, args: list[str]) -> None:
