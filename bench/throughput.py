@@ -10,11 +10,11 @@ too), then --worker-options on top.
 Each agent run: `turns` turns of a scripted model (llm-ms latency) calling one 100 ms tool, then an
 answer turn; the bare workflow runs the same 2·turns+1 activities with the same sleeps. Each batch of
 N runs of one kind meets a fresh server of its setup (a server slows as finished runs pile up; see
-measure), and each kind runs `repeats` batches per N, of which the median is shown (see run_setup):
+run_setup), and each kind runs `repeats` batches per N, of which the median is shown (see medians):
 on a tuned in-memory server, a tuned SQLite-file server and, unless --no-tuning-check, a default
-in-memory server (ours at the largest N). With --address both kinds share that server and go bare,
-ours, ours, bare. Per N: wall time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step of
-this process (worker and client) and of the server (/proc), failures, and ours/bare. Exit 1 when a
+in-memory server (ours at the largest N). With --address both kinds share that server. Per N: wall
+time, runs/s, steps/s, p50/p95 run latency, CPU seconds per step of this process (worker and client)
+and of the server (/proc), failures, and ours/bare. Exit 1 when a
 server cannot be reached or a run failed, 2 on bad options.
 """
 
@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,24 +79,7 @@ class Batch:
     failures: list[str]
     worker_cpu_s: float
     server_cpu_s: float | None
-    repeats: int = 1  # batches of `runs` merged into this one
     rates: tuple[float, ...] = ()  # steps/s of every repeated batch this one is the median of
-
-    @classmethod
-    def merged(cls, parts: list[Batch]) -> Batch:
-        """Batches of one kind as one: sums, and latencies pooled (N is per batch)."""
-        server = [p.server_cpu_s for p in parts]
-        return cls(
-            parts[0].label,
-            parts[0].runs,
-            sum(p.steps for p in parts),
-            sum(p.wall_s for p in parts),
-            [x for p in parts for x in p.latencies],
-            [f for p in parts for f in p.failures],
-            sum(p.worker_cpu_s for p in parts),
-            None if None in server else sum(s for s in server if s is not None),
-            sum(p.repeats for p in parts),
-        )
 
     @property
     def rate(self) -> float:
@@ -116,7 +100,7 @@ class Batch:
             self.label,
             str(self.runs),
             f"{self.wall_s:.1f}",
-            f"{self.runs * self.repeats / self.wall_s:.1f}",
+            f"{self.runs / self.wall_s:.1f}",
             f"{self.steps / self.wall_s:.0f}",
             f"{pc.percentile(self.latencies, 0.5):.2f}",
             f"{pc.percentile(self.latencies, 0.95):.2f}",
@@ -204,30 +188,39 @@ class Rig:
         return Batch(label, runs, steps, wall, latencies, failures, time.process_time() - cpu, server_s)
 
 
-async def measure(
-    client: Client, server: pc.DevServer | None, sizes: list[int], kinds: list[str], args: argparse.Namespace
-) -> list[dict[str, Batch]]:
-    """Per N, a batch of each kind on one server, after a small warm-up of each kind.
-
-    Two kinds go bare, ours, ours, bare: a server slows as finished runs pile up (on one in-memory
-    server, bare fell from 233 to 172 steps/s and its server CPU per step rose from 5.4 to 7.5 ms
-    over nine 300-run batches), so whichever kind went second would pay for the first one's runs;
-    the mirrored order cancels a steady drift.
-    """
-    out: list[dict[str, Batch]] = []
+async def one_batch(
+    client: Client, server: pc.DevServer | None, runs: int, kind: str, args: argparse.Namespace
+) -> Batch:
+    """N runs of one kind, with fresh workers, after a small warm-up."""
     with tempfile.TemporaryDirectory(prefix="perf-store-") as tmp:
         rig = Rig(client, Store.open(Path(tmp)), args, server)
         async with AsyncExitStack() as stack:
             for worker in rig.workers():
                 await stack.enter_async_context(worker)
-            for kind in kinds:
-                await rig.batch(kind, 2, "warm-up")
-            for runs in sizes:
-                batches: dict[str, list[Batch]] = {kind: [] for kind in kinds}
-                for kind in [*kinds, *reversed(kinds)] if len(kinds) > 1 else kinds:
-                    batches[kind].append(await rig.batch(kind, runs, kind))
-                out.append({kind: Batch.merged(parts) for kind, parts in batches.items()})
+            await rig.batch(kind, 2, "warm-up")
+            batch = await rig.batch(kind, runs, kind)
         await rig.provider.aclose()
+    return batch
+
+
+async def medians(
+    sizes: list[int], kinds: list[str], repeats: int, run: Callable[[int, str], Awaitable[Batch]]
+) -> list[tuple[Batch, Batch | None]]:
+    """Per N, `repeats` batches of each kind, the kind going first alternating; each kind's median.
+
+    Repeats: on this 2-core machine one 500-run batch of the same code ranged from 164 to 210 steps/s
+    between runs minutes apart, so one batch per kind can decide a ratio by luck. Alternating: on a
+    shared server (--address), whichever kind went second would pay for the first one's finished runs
+    (see run_setup).
+    """
+    out: list[tuple[Batch, Batch | None]] = []
+    for runs in sizes:
+        batches: dict[str, list[Batch]] = {kind: [] for kind in kinds}
+        for repeat in range(repeats):
+            for kind in kinds if repeat % 2 == 0 else reversed(kinds):
+                batches[kind].append(await run(runs, kind))
+        median = {kind: Batch.median(parts) for kind, parts in batches.items()}
+        out.append((median["ours"], median.get("bare")))
     return out
 
 
@@ -252,33 +245,21 @@ def setups(args: argparse.Namespace) -> list[Setup]:
 
 
 async def run_setup(setup: Setup, args: argparse.Namespace) -> list[tuple[Batch, Batch | None]]:
-    """Per N, `repeats` batches of each kind, each on a fresh server of this setup, kinds alternating
-    first; the median batch of each kind is reported.
+    """Every batch on a fresh server of this setup: a server slows as finished runs pile up (on one
+    in-memory server, bare fell from 233 to 172 steps/s and its server CPU per step rose from 5.4 to
+    7.5 ms over nine 300-run batches), so no batch should meet one that earlier batches have slowed."""
 
-    A fresh server: no batch meets a server that earlier batches have slowed (see measure). Repeats:
-    on this 2-core machine one 500-run batch of the same code ranged from 164 to 210 steps/s between
-    runs minutes apart, so one batch per kind can decide a ratio by luck.
-    """
-    out: list[tuple[Batch, Batch | None]] = []
-    for runs in setup.sizes:
-        batches: dict[str, list[Batch]] = {kind: [] for kind in setup.kinds}
-        for repeat in range(setup.repeats):
-            for kind in setup.kinds if repeat % 2 == 0 else reversed(setup.kinds):
-                batches[kind].append(await _on_fresh_server(setup, runs, kind, args))
-        medians = {kind: Batch.median(parts) for kind, parts in batches.items()}
-        out.append((medians["ours"], medians.get("bare")))
-    return out
+    async def on_fresh_server(runs: int, kind: str) -> Batch:
+        with tempfile.TemporaryDirectory(prefix="perf-db-") as tmp:
+            server = await pc.start_server(
+                setup.label, setup.dynamic, Path(tmp) / "temporal.db" if setup.sqlite else None
+            )
+            try:
+                return await one_batch(server.client, server, runs, kind, args)
+            finally:
+                server.stop()
 
-
-async def _on_fresh_server(setup: Setup, runs: int, kind: str, args: argparse.Namespace) -> Batch:
-    with tempfile.TemporaryDirectory(prefix="perf-db-") as tmp:
-        server = await pc.start_server(
-            setup.label, setup.dynamic, Path(tmp) / "temporal.db" if setup.sqlite else None
-        )
-        try:
-            return (await measure(server.client, server, [runs], [kind], args))[0][kind]
-        finally:
-            server.stop()
+    return await medians(setup.sizes, setup.kinds, setup.repeats, on_fresh_server)
 
 
 def section(title: str, results: list[tuple[Batch, Batch | None]]) -> list[str]:
@@ -321,8 +302,12 @@ async def amain(args: argparse.Namespace) -> int:
     try:
         if args.address:
             client = await pc.connect(args.address)
-            both = await measure(client, None, args.runs, ["bare", "ours"], args)
-            lines += section(args.address, [(b["ours"], b["bare"]) for b in both])
+
+            async def on_shared_server(runs: int, kind: str) -> Batch:
+                return await one_batch(client, None, runs, kind, args)
+
+            shared = await medians(args.runs, ["bare", "ours"], args.repeats, on_shared_server)
+            lines += section(args.address, shared)
         else:
             results = {s.label: await run_setup(s, args) for s in setups(args)}
             lines += [line for label, res in results.items() for line in section(label, res)]
