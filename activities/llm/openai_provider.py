@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from pydantic_core import from_json, to_json
 
 from activities.llm.parsing import parse_arguments, parse_tool_calls
 from core.errors import (
@@ -46,7 +47,10 @@ class OpenAIProvider:
         # Parsed once: httpx parses a str URL on every request (~15 µs, a tenth of a scripted call).
         self._completions_url = httpx.URL(f"{self.base_url}/chat/completions")
         self.default_model = default_model
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Every request is a JSON body this class encodes itself (see complete), so httpx cannot type it.
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         self._secret = api_key or None
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers)
 
@@ -61,14 +65,16 @@ class OpenAIProvider:
         body = build_request_body(req, model)
         started = time.monotonic()
         try:
-            response = await self._client.post(self._completions_url, json=body)
+            # pydantic_core's encoder and parser: about half the CPU of json.dumps/json.loads on a
+            # 5 KB prompt, paid on every model call.
+            response = await self._client.post(self._completions_url, content=to_json(body))
         except httpx.TransportError as exc:
             raise classify_transport_error(exc, self.base_url) from None
         latency_ms = (time.monotonic() - started) * 1000
         if response.status_code != 200:
             raise classify_response(response, self.base_url, self._secret)
         try:
-            data = response.json()
+            data = from_json(response.content)
         except ValueError:
             # Not JSON at all: a proxy or a half-started server answered; worth another attempt.
             raise TransientError(f"provider at {self.base_url} returned a non-JSON body (HTTP 200)") from None

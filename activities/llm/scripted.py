@@ -15,8 +15,10 @@ from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, Field
+from pydantic_core import from_json, to_json
 
 EXHAUSTED = "(script exhausted)"
+_JSON = {"Content-Type": "application/json"}
 
 
 class ScriptedToolCall(BaseModel):
@@ -63,7 +65,8 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
             return httpx.Response(404, json={"error": {"message": f"no route {request.url.path}"}})
-        body = json.loads(await request.aread())
+        # pydantic_core's parser and encoder: this stand-in's CPU is charged to the worker in bench/.
+        body = from_json(await request.aread())
         self.requests.append(body)
         messages: list[dict[str, Any]] = body.get("messages", [])
         reply, failing = self._choose(messages, {t["function"]["name"] for t in body.get("tools", [])})
@@ -72,7 +75,7 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
         if failing:
             content = reply.body if reply.body is not None else json.dumps({"error": {"message": "scripted"}})
             return httpx.Response(reply.status, headers=reply.headers, content=content.encode())
-        return httpx.Response(200, json=completion_body(reply, messages))
+        return httpx.Response(200, content=to_json(completion_body(reply, messages)), headers=_JSON)
 
     def _choose(self, messages: list[dict[str, Any]], tool_names: set[str]) -> tuple[ScriptedReply, bool]:
         task = first_user_text(messages)
@@ -111,10 +114,10 @@ def completion_body(reply: ScriptedReply, messages: list[dict[str, Any]]) -> dic
     message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
     if calls:
         message["tool_calls"] = calls
-    # A message without tool calls counts as "[]" (2 chars), as json.dumps([]) did: the same counts,
-    # without a dump per message per call (this stand-in's CPU is charged to the worker in bench/).
+    # A message counts its content and its tool calls' compact JSON ("[]", 2 chars, when it has none),
+    # encoded by pydantic_core: this stand-in's CPU is charged to the worker in bench/.
     prompt_chars = sum(
-        len(str(m.get("content") or "")) + (len(json.dumps(made)) if (made := m.get("tool_calls")) else 2)
+        len(str(m.get("content") or "")) + (len(to_json(made)) if (made := m.get("tool_calls")) else 2)
         for m in messages
     )
     reply_chars = len(reply.content) + sum(
