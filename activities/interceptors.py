@@ -7,6 +7,7 @@ so they reach the runtime's Prometheus endpoint with namespace, task_queue and a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -21,6 +22,8 @@ from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities import activity_metrics as metrics
+from activities.llm.expand import expanded
+from core.errors import AgentError
 from core.models import LlmRequest, LlmResponse, ToolInput, ToolOutput
 
 log = structlog.get_logger("activities")
@@ -106,6 +109,8 @@ def _log_start(activity_type: str, arg: object) -> None:
     if not log.is_enabled_for(logging.INFO):
         return
     if isinstance(arg, LlmRequest):
+        with contextlib.suppress(AgentError):  # an unknown reference: the activity fails and says so
+            arg = expanded(arg)  # the prompt as the model sees it, system prompt and tools included
         log.info(
             "llm.request",
             messages=[m.model_dump(mode="json", exclude_defaults=True) for m in arg.messages],

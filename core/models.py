@@ -83,6 +83,11 @@ class LlmRequest(Frozen):
     tools: tuple[ToolSchema, ...] = ()
     settings: ModelSettings = ModelSettings()
     prompt_version: str
+    # The static part of the prompt by reference, so it is not stored again in history on every turn:
+    # the worker puts back the toolset's schemas and the system prompt of `prompt_version` before the
+    # provider sees the request (activities/llm/expand.py). An older worker refuses these fields.
+    toolset: str | None = None
+    system_by_version: bool = False
 
 
 class LlmResponse(Frozen):

@@ -8,6 +8,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.llm.expand import expanded
 from core.errors import AgentError, PayloadTooLargeError, TransientError
 from core.models import LlmRequest, LlmResponse
 
@@ -37,7 +38,7 @@ class LlmActivities:
         attempt = activity.info().attempt if activity.in_activity() else 1
         # llm.request / llm.response are logged by the activity interceptor, with full context.
         try:
-            response = await self.provider.complete(req)
+            response = await self.provider.complete(expanded(req))
         except AgentError as err:
             log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
             raise err.to_application_error() from err

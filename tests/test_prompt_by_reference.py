@@ -1,0 +1,96 @@
+"""The system prompt and the tool schemas go to llm.complete by name; the model still sees them whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.exceptions import ApplicationError
+
+from activities.llm.activity import LlmActivities
+from activities.llm.expand import expanded
+from activities.llm.openai_provider import OpenAIProvider
+from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
+from activities.toolsets import DEFAULT_TOOLSET, SCHEMAS
+from core.errors import InvalidInputError
+from core.models import AgentResult, ChatMessage, LlmRequest, RunState
+from tests.conftest import SCRIPTED_URL, Harness
+from workflows import prompts
+
+
+def llm_inputs(history: WorkflowHistory) -> list[dict[str, object]]:
+    return [
+        json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "llm.complete"
+    ]
+
+
+def slim(**overrides: object) -> LlmRequest:
+    fields: dict[str, object] = {
+        "workflow_id": "w",
+        "turn": 1,
+        "messages": (ChatMessage(role="user", content="hi"),),
+        "prompt_version": prompts.PROMPT_VERSION,
+        "toolset": DEFAULT_TOOLSET,
+        "system_by_version": True,
+    }
+    return LlmRequest.model_validate({**fields, **overrides})
+
+
+def test_expanded_puts_back_the_versions_system_prompt_and_the_toolsets_schemas() -> None:
+    full = expanded(slim())
+    assert [m.role for m in full.messages] == ["system", "user"]
+    assert full.messages[0].content == prompts.SYSTEM_PROMPT
+    assert full.tools == SCHEMAS[DEFAULT_TOOLSET] and not full.system_by_version
+    inline = LlmRequest(workflow_id="w", turn=1, messages=full.messages, prompt_version="old-v1")
+    assert expanded(inline) is inline  # a request of an older workflow carries everything itself
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"toolset": "nope"}, "unknown toolset 'nope'"),
+        ({"prompt_version": "v0"}, "unknown prompt version 'v0'"),
+    ],
+)
+async def test_an_unknown_reference_is_a_final_invalid_input_error(
+    overrides: dict[str, object], named: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=named):
+        expanded(slim(**overrides))
+    provider = OpenAIProvider("http://scripted.invalid/v1", default_model="m")
+    with pytest.raises(ApplicationError) as caught:
+        await LlmActivities(provider).complete(slim(**overrides))
+    await provider.aclose()
+    assert caught.value.type == "InvalidInputError" and caught.value.non_retryable
+    assert named in caught.value.message
+
+
+async def test_history_keeps_neither_the_system_prompt_nor_the_schemas_but_the_model_gets_both(
+    harness: Harness,
+) -> None:
+    task = "refund pay_1 please"
+    lookup = ScriptedToolCall(name="get_transaction", arguments={"transaction_id": "pay_1"})
+    script = [
+        ScriptedReply(tool_calls=[lookup]),
+        ScriptedReply(content="Payment pay_1 was found."),
+    ]
+    transport = ScriptedTransport(ScriptBook({task: script}))
+    provider = OpenAIProvider(SCRIPTED_URL, default_model="scripted", transport=transport)
+    result, history = await harness.run(task, script, provider=provider)
+    assert isinstance(result, AgentResult) and result.status == RunState.COMPLETED
+    inputs = llm_inputs(history)
+    assert len(inputs) == 2
+    for sent in inputs:
+        assert sent["system_by_version"] is True and sent["toolset"] == DEFAULT_TOOLSET
+        assert sent["tools"] == []
+        assert prompts.SYSTEM_PROMPT not in json.dumps(sent)
+    seen = list(transport.requests)
+    assert len(seen) == 2
+    for body in seen:
+        assert body["messages"][0] == {"role": "system", "content": prompts.SYSTEM_PROMPT}
+        assert [t["function"]["name"] for t in body["tools"]] == [s.name for s in SCHEMAS[DEFAULT_TOOLSET]]
