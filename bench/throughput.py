@@ -160,6 +160,7 @@ class Rig:
                 id=wid,
                 task_queue=f"agent-{self.tag}",
                 result_type=AgentResult,
+                search_attributes=pc.perf_start_attributes(),
             )
             if result.status != RunState.COMPLETED:
                 raise RuntimeError(f"{wid} ended {result.status.value}: {result.answer[:120]}")

@@ -12,8 +12,6 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -67,15 +65,7 @@ async def start(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             # ...and once it has finished, the id stays taken: the caller gets that run's result.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.AGENT_STATUS, "running"),
-                    SearchAttributePair(sa.AGENT_USER, request.user_id),
-                    SearchAttributePair(sa.AGENT_TURNS, 0),
-                    SearchAttributePair(sa.AGENT_COST_USD, 0.0),
-                    SearchAttributePair(sa.AGENT_PROMPT_VERSION, PROMPT_VERSION),
-                ]
-            ),
+            search_attributes=sa.at_start(request.user_id, PROMPT_VERSION),
         )
     except WorkflowAlreadyStartedError:
         # The id belongs to a finished run: report that run rather than doing the work twice.
