@@ -1,0 +1,1 @@
+"""Agent definitions served by the runtime, one package each (`agents/<name>/`)."""
