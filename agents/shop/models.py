@@ -18,29 +18,14 @@ def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
 
-# Field before the validator: the other order drops the pattern from the JSON schema.
-OrderId = Annotated[
-    str, Field(pattern=r"^ORD-[0-9]{4,6}$", description="Order id, e.g. ORD-1001"), BeforeValidator(_upper)
-]
-ProductRef = Annotated[
-    str,
-    Field(
-        pattern=r"^(PRD-[0-9]{4}|[A-Z]{3}-[0-9]{3})$",
-        description="Product id or SKU, e.g. PRD-1001 or KET-200",
-    ),
-    BeforeValidator(_upper),
-]
-Sku = Annotated[
-    str, Field(pattern=r"^[A-Z]{3}-[0-9]{3}$", description="SKU, e.g. KET-200"), BeforeValidator(_upper)
-]
-Country = Annotated[
-    Literal["DE", "AT", "NL", "BE", "FR", "PL"],
-    Field(description="Country code of the address: DE, AT, NL, BE, FR or PL"),
-    BeforeValidator(_upper),
-]
-Postcode = Annotated[
-    str, Field(pattern=r"^[0-9A-Z -]{4,8}$", description="Postcode, e.g. 10115"), BeforeValidator(_upper)
-]
+# Field before the validator: the other order drops the pattern from the JSON schema. Descriptions go
+# on each use (a docstring's Args: line): one on the type too would be repeated inside every optional
+# field's anyOf, and the model reads each schema on every turn.
+OrderId = Annotated[str, Field(pattern=r"^ORD-[0-9]{4,6}$"), BeforeValidator(_upper)]
+ProductRef = Annotated[str, Field(pattern=r"^(PRD-[0-9]{4}|[A-Z]{3}-[0-9]{3})$"), BeforeValidator(_upper)]
+Sku = Annotated[str, Field(pattern=r"^[A-Z]{3}-[0-9]{3}$"), BeforeValidator(_upper)]
+Country = Annotated[Literal["DE", "AT", "NL", "BE", "FR", "PL"], BeforeValidator(_upper)]
+Postcode = Annotated[str, Field(pattern=r"^[0-9A-Z -]{4,8}$"), BeforeValidator(_upper)]
 Quantity = Annotated[int, Field(ge=1, le=99)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 Summary = Annotated[str, Field(min_length=1, max_length=5000)]
@@ -57,9 +42,9 @@ class Result(BaseModel):
 
 
 class ProcessReturnArgs(Args):
-    order_id: OrderId
+    order_id: OrderId = Field(description="The order id, e.g. ORD-1001")
     reason: str = Field(min_length=1, max_length=500, description="Why the shopper sends it back")
-    sku: Sku | None = Field(None, description="The item to return; leave out to return the whole order")
+    sku: Sku | None = Field(None, description="The item's SKU, e.g. KET-200; leave out for the whole order")
     quantity: Quantity | None = Field(None, description="How many of that item; leave out for all of them")
 
     @model_validator(mode="after")
