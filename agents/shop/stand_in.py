@@ -71,7 +71,8 @@ class Ask:
             products=tuple(dict.fromkeys(_PRODUCT.findall(text))),
             postcode=postcode.group(1) if postcode else None,
             country=_country(lowered, postcode.group(1) if postcode else ""),
-            shipping=any(w in lowered for w in _SHIPPING),
+            # "It arrived broken, I want to return it" is about the return, not the parcel.
+            shipping=any(w in lowered for w in _SHIPPING) and not (asked_return and not only_asking),
             wants_return=asked_return and not only_asking,
             wants_human=human.search(text) is not None,
         )
@@ -128,7 +129,7 @@ def _lookups(ask: Ask, seen: list[Observation], tool_names: set[str]) -> list[Sc
         where = {"product": ask.products[0], "postcode": ask.postcode, "country": ask.country}
         wanted.append(("get_shipping_info", where))
     wanted += [("check_order_status", {"order_id": o}) for o in ask.orders]
-    if ask.shipping and ask.orders and not ask.products:
+    if ask.shipping and ask.orders and not (ask.products and ask.postcode):
         wanted.append(("get_shipping_info", {"order_id": ask.orders[0]}))
     made = {_signature(o.tool, o.args) for o in seen}
     return [
