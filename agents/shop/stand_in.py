@@ -22,7 +22,7 @@ from activities.llm.scripted import (
 )
 
 _ORDER = re.compile(r"\bORD-[0-9]{4,6}\b", re.IGNORECASE)
-_PRODUCT = re.compile(r"\b(?!ORD-)(?:PRD-[0-9]{4}|[A-Z]{3}-[0-9]{3})\b")
+_PRODUCT = re.compile(r"\b(?!ORD-)(?:PRD-[0-9]{4}|[A-Z]{3}-[0-9]{3})\b", re.IGNORECASE)
 # Not part of an id such as ORD-1001 or KET-200: no letter, digit or dash on either side.
 _POSTCODE = re.compile(r"(?<![\w-])([0-9]{2}-[0-9]{3}|[0-9]{4} ?[A-Z]{2}|[0-9]{4,5})(?![\w-])")
 _CITIES = {
@@ -68,7 +68,7 @@ class Ask:
         return cls(
             text=text,
             orders=tuple(dict.fromkeys(m.upper() for m in _ORDER.findall(text))),
-            products=tuple(dict.fromkeys(_PRODUCT.findall(text))),
+            products=tuple(dict.fromkeys(m.upper() for m in _PRODUCT.findall(text))),
             postcode=postcode.group(1) if postcode else None,
             country=_country(lowered, postcode.group(1) if postcode else ""),
             # "It arrived broken, I want to return it" is about the return, not the parcel.
@@ -106,8 +106,11 @@ class ShopPolicy:
         words = "|".join(map(re.escape, human_phrases)) or r"(?!x)x"
         self._human = re.compile(rf"\b({words})\b|!{{3,}}", re.IGNORECASE)
 
+    def parse(self, text: str) -> Ask:
+        return Ask.parse(text, self._human)
+
     def reply(self, messages: list[dict[str, Any]], tool_names: set[str]) -> ScriptedReply:
-        ask = Ask.parse(first_user_text(messages), self._human)
+        ask = self.parse(first_user_text(messages))
         seen = observations(messages)
         if ask.wants_human and _offered("escalate_to_human", tool_names):
             if not any(o.tool == "escalate_to_human" for o in seen):
@@ -163,7 +166,15 @@ def _propose_return(ask: Ask, seen: list[Observation], tool_names: set[str]) -> 
         return None
     line = _line_meant(ask, order.get("lines") or [])
     if line is not None and not line.get("returnable_quantity"):
-        return None
+        why = (
+            "was already returned"
+            if line.get("returned_quantity") == line.get("quantity")
+            else "is final sale"
+        )
+        found = _order_sentence(order, with_window=False)
+        return ScriptedReply(
+            content=f"{found} The {line.get('name')} ({line.get('sku')}) {why}, so it cannot be returned."
+        )
     sku = line.get("sku") if line is not None else None
     what = f"{sku} from {order['order_id']}" if sku else order["order_id"]
     return ScriptedReply(

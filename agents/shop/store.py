@@ -47,6 +47,7 @@ class ShopStore(SqliteStore):
             max_days INTEGER NOT NULL CHECK (max_days >= min_days),
             price_cents INTEGER NOT NULL CHECK (price_cents >= 0),
             PRIMARY KEY (warehouse, country, service))""",
+        """CREATE INDEX IF NOT EXISTS shipping_rates_by_country ON shipping_rates (country)""",
         """CREATE TABLE IF NOT EXISTS orders (
             id TEXT PRIMARY KEY,
             status TEXT NOT NULL CHECK (status IN ('placed', 'shipped', 'delivered', 'returned')),
