@@ -146,7 +146,7 @@ async def test_no_options_when_out_of_stock_or_no_route(shop: Shop) -> None:
     "args",
     [
         {},
-        {"order_id": "ORD-1001", "product": "KET-200", "postcode": "10115"},
+        {"order_id": "ORD-1001", "product": "KET-200"},
         {"product": "KET-200"},
         {"product": "KET-200", "postcode": "10115", "country": "NL"},
         {"product": "KET-200", "postcode": "10115", "country": "US"},
@@ -156,6 +156,13 @@ async def test_no_options_when_out_of_stock_or_no_route(shop: Shop) -> None:
 async def test_shipping_invalid_input(shop: Shop, args: dict[str, str]) -> None:
     with pytest.raises(InvalidInputError):
         await shop.call("get_shipping_info", args)
+
+
+async def test_order_and_product_together_get_both_answers(shop: Shop) -> None:
+    args = {"order_id": "ORD-1004", "product": "KET-200", "postcode": "10115", "country": "DE"}
+    info = await shop.call("get_shipping_info", args)
+    assert info.shipment is not None and info.shipment.status == "in_transit" and info.options
+    assert info.message.startswith("ORD-1004 left Rotterdam") and "Fastest to DE 10115" in info.message
 
 
 async def test_shipping_not_found(shop: Shop) -> None:

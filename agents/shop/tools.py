@@ -80,7 +80,7 @@ async def get_shipping_info(
     postcode: Postcode | None = None,
     country: Country = "DE",
 ) -> ShippingInfo:
-    """Shipping: give order_id for an order's parcel (carrier, tracking number, ETA), or give product
+    """Shipping: give order_id to track an order's parcel (carrier, tracking number, ETA); give product
     and postcode for delivery options and dates to that address.
 
     Args:
@@ -89,13 +89,19 @@ async def get_shipping_info(
         postcode: The delivery postcode, e.g. 10115; needed with product.
         country: Country code of the address: DE (default), AT, NL, BE, FR or PL.
     """
-    if order_id is not None and product is None:
+    if product is None:
+        if order_id is None:
+            raise InvalidInputError("give order_id (to track an order) or product and postcode (for options)")
         return await _track(ctx.deps, order_id)
-    if product is not None and order_id is None:
-        if postcode is None:
-            raise InvalidInputError("delivery options for a product need the postcode of the address")
-        return await _options(ctx.deps, product, domain.check_postcode(country, postcode), country)
-    raise InvalidInputError("give either order_id (to track an order) or product (for delivery options)")
+    if postcode is None:
+        raise InvalidInputError("delivery options for a product need the postcode of the address")
+    quoted = await _options(ctx.deps, product, domain.check_postcode(country, postcode), country)
+    if order_id is None:
+        return quoted
+    # A small model fills in every field it sees: both parts asked for are answered, not refused.
+    tracked = await _track(ctx.deps, order_id)
+    both = f"{tracked.message} {quoted.message}"
+    return quoted.model_copy(update={"order_id": order_id, "shipment": tracked.shipment, "message": both})
 
 
 async def _track(deps: ShopDeps, order_id: str) -> ShippingInfo:
