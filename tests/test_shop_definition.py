@@ -65,7 +65,8 @@ def test_keep_exact_covers_every_identifier(ident: str) -> None:
 
 def test_prompt_versions() -> None:
     ins = AGENT.instructions
-    assert ins.current == "shop-v1" and ins.versions[0].changelog
+    assert ins.current == "shop-v2" and [v.version for v in ins.versions] == ["shop-v1", "shop-v2"]
+    assert all(v.changelog for v in ins.versions)
     text = ins.text()
     assert text is not None and not text.startswith("changelog")
     assert 'To call a tool, reply with only JSON: {"name": "<tool>", "arguments": {...}}' in text

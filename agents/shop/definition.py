@@ -37,7 +37,7 @@ AGENT: Agent[ShopDeps] = Agent(
     description="E-commerce customer service: products, stock, orders, shipping and returns.",
     instructions=Instructions.from_dir(
         Path(__file__).parent / "prompts",
-        current="shop-v1",
+        current="shop-v2",
         task_template="Shopper's message:\n<message>\n{task}\n</message>",
     ),
     tools=TOOLS,
