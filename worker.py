@@ -41,7 +41,7 @@ from workflows.ledger import UserDayLedgerWorkflow
 log = structlog.get_logger()
 
 # The two demo agents; a deployment names its own (AGENT_APPS=my_pkg.agent:AGENT,…).
-DEFAULT_APPS = "agents.merchant_support:AGENT"
+DEFAULT_APPS = "agents.merchant_support:AGENT,agents.shop:AGENT"
 
 
 def served_agents(env: Mapping[str, str] | None = None) -> list[Agent[Any]]:

@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedTransport
-from agents import merchant_support
+from agents import merchant_support, shop
 from agents.merchant_support import Store
 from bench.tool_faults import ToolFaults
 from core.agent import Agent
@@ -97,7 +97,8 @@ def scripted_models(scripts: dict[str, list[ScriptedReply]], *names: str) -> Mod
 
 # The agent most tests run: the merchant-support demo, on the test's own store.
 DEMO = merchant_support.AGENT
-DEMO_AGENTS: tuple[Agent[Any], ...] = (DEMO,)
+SHOP = shop.AGENT
+DEMO_AGENTS: tuple[Agent[Any], ...] = (DEMO, SHOP)
 
 
 def demo_with(registry: ToolRegistry) -> Agent[Any]:
