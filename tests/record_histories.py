@@ -17,10 +17,32 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.llm.scripted import ScriptedReply, ScriptedToolCall
+from activities.llm.openai_provider import OpenAIProvider
+from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
 from agents.merchant_support import Store
-from core.models import AgentResult, ApproveSignal, DenySignal, HumanReplySignal, RunState, RunStatus
-from tests.conftest import BIN, DEMO, Harness, register_search_attributes
+from client import AgentClient
+from core.agent import AgentEnv
+from core.apps import opened_deps
+from core.models import (
+    AgentRequest,
+    AgentResult,
+    ApproveSignal,
+    DenySignal,
+    HumanReplySignal,
+    RunState,
+    RunStatus,
+)
+from core.worker_options import worker_options
+from tests.conftest import (
+    BIN,
+    DEMO,
+    SCRIPTED_URL,
+    SHOP,
+    Harness,
+    register_search_attributes,
+    result_or_task_failure,
+)
+from worker import build_worker
 from workflows.agent import AgentWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -129,6 +151,44 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+# The shop agent's scenarios run on its stand-in model (agents/shop/stand_in.py), against its own store.
+SHOP_SCENARIOS: dict[
+    str, tuple[str, Callable[[WorkflowHandle[Any, AgentResult]], Awaitable[None]] | None]
+] = {
+    "stock_and_shipping": ("Is the kettle KET-200 in stock, and when would it arrive in 10115 Berlin?", None),
+    "return_approved": (
+        "My order ORD-1001 arrived but I do not want it anymore, please return it.",
+        _approve,
+    ),
+    "return_denied": ("My order ORD-1001 arrived but I do not want it anymore, please return it.", _deny),
+}
+
+
+async def record_shop(env: WorkflowEnvironment) -> None:
+    for name, (task, during) in SHOP_SCENARIOS.items():
+        path = HISTORIES / f"{SHOP.name}.{name}.json"
+        if path.exists():
+            continue
+        async with opened_deps([SHOP], AgentEnv(Path(tempfile.mkdtemp()))) as deps:
+            queue = f"record-{name}"
+            provider = OpenAIProvider(
+                SCRIPTED_URL,
+                default_model="scripted",
+                transport=ScriptedTransport(ScriptBook({}, SHOP.stand_in)),
+            )
+            options = worker_options({}, strict=True)
+            async with build_worker(env.client, queue, [SHOP], provider, deps, **options):
+                handle = await AgentClient(env.client, queue).start(
+                    AgentRequest(task=task, agent=SHOP.name, user_id="tester"), workflow_id=f"recorded-{name}"
+                )
+                if during is not None:
+                    await during(handle)
+                result = await result_or_task_failure(handle)
+                history = await handle.fetch_history()
+        path.write_text(history.to_json())
+        print(f"{SHOP.name}.{name}: {result.status.value}, {len(history.events)} events")
+
+
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
@@ -145,6 +205,7 @@ async def main() -> None:
             result, history = await harness.run(task, script, during=during, workflow_id=f"recorded-{name}")
             path.write_text(history.to_json())
             print(f"{name}: {result.status.value}, {len(history.events)} events")
+        await record_shop(env)
 
 
 if __name__ == "__main__":
