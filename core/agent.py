@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from core.errors import InvalidInputError
 from core.guardrails import ContextSettings, RunBudgets
 from core.llm import ToolSchema
 from core.models import AgentLimits
@@ -86,7 +87,11 @@ def _read_version(path: Path) -> PromptVersion:
 
 @dataclass(frozen=True)
 class EscalationPolicy:
-    """When the agent hands a case to a human, and with which of its tools it opens the ticket."""
+    """When the agent hands a case to a human, and with which of its tools it opens the ticket.
+
+    The engine calls that tool with exactly `{"reason": …, "summary": …}` (strings, ≤ 1000 and ≤ 5000
+    characters) and reads `ticket_id` from its result; the definition is refused unless they validate.
+    """
 
     tool: str | None = None
     # Trigger → words or phrases in the user's message (whole words, case-insensitive).
@@ -101,6 +106,8 @@ class CriticPolicy:
     """What a final answer must mention: the identifiers these result fields of irreversible tools hold."""
 
     reported_fields: tuple[str, ...] = ()
+    # The result field holding the sentence the answer is given when it leaves the action out.
+    sentence_field: str = "message"
 
 
 @dataclass(frozen=True)
@@ -141,8 +148,8 @@ class Agent(Generic[D]):
         if not re.match(AGENT_NAME, self.name):
             raise ValueError(f"agent name {self.name!r} must match {AGENT_NAME}")
         registry = ToolRegistry(list(self.tools))  # raises on a duplicate tool name
-        if self.escalation.tool is not None and self.escalation.tool not in registry.names():
-            raise ValueError(f"{self.name}: escalation tool {self.escalation.tool!r} is not one of its tools")
+        if self.escalation.tool is not None:
+            _check_escalation_tool(self.name, registry, self.escalation.tool)
         for pattern in self.keep_exact:
             re.compile(pattern)
 
@@ -162,3 +169,13 @@ class Agent(Generic[D]):
     def activity_name(self, spec: ToolSpec, precheck: bool = False) -> str:
         """`tool.<agent>.<tool>`: two agents' tools of one name never share an activity."""
         return f"tool.{self.name}.{spec.name}" + (".precheck" if precheck else "")
+
+
+def _check_escalation_tool(agent: str, registry: ToolRegistry, tool: str) -> None:
+    if tool not in registry.names():
+        raise ValueError(f"{agent}: escalation tool {tool!r} is not one of its tools")
+    try:
+        registry.get(tool).validate({"reason": "r", "summary": "s"})
+    except InvalidInputError as err:
+        why = f"{agent}: escalation tool {tool!r} must accept just reason and summary: {err.details}"
+        raise ValueError(why) from None

@@ -66,11 +66,21 @@ def _docstring(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     if not summary:
         raise ValueError(f"{fn.__name__}: a tool needs a docstring saying what it does")
     described: dict[str, str] = {}
-    for line in ("\n" + args).splitlines():
+    last: str | None = None
+    for line in args.splitlines():
         match = _ARG_LINE.match("  " + line.strip()) if line.strip() else None
-        if match:
-            described[match.group(1)] = match.group(2).strip()
+        if match and (last is None or len(line) - len(line.lstrip()) <= _indent_of(args)):
+            last = match.group(1)
+            described[last] = match.group(2).strip()
+        elif last is not None and line.strip():  # a description continued on the next line
+            described[last] += " " + line.strip()
     return summary, described
+
+
+def _indent_of(args: str) -> int:
+    """The indentation of the first parameter line of an `Args:` section."""
+    first = next((line for line in args.splitlines() if line.strip()), "")
+    return len(first) - len(first.lstrip())
 
 
 def _args_model(fn: Callable[..., Any], described: dict[str, str]) -> type[BaseModel]:

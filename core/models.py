@@ -74,6 +74,8 @@ class ToolInput(Frozen):
     # workflow_id:call_id — the store's unique constraint makes a repeat return the first result.
     idempotency_key: str
     args: dict[str, Any]
+    # Whom the run acts for (AgentRequest.user_id): a tool may check a record belongs to them.
+    user_id: str = "anonymous"
 
 
 class ToolOutput(Frozen):

@@ -30,6 +30,7 @@ class ToolContext(Generic[D]):
     # workflow_id:call_id: the unique key a side effect is recorded under, so a retry finds it.
     idempotency_key: str
     deps: D
+    user_id: str = "anonymous"  # whom the run acts for (AgentRequest.user_id)
 
 
 Handler = Callable[[ToolContext[Any], Any], Awaitable[BaseModel]]

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from activities.llm.registry import parse_models
-from core.agent import Agent, Instructions, PromptVersion
+from core.agent import Agent, EscalationPolicy, Instructions, PromptVersion
 from core.apps import load_agents
 from core.config import ConfigError
 from core.function_tools import function_tool, tool
@@ -154,3 +154,21 @@ def test_the_worker_refuses_a_bad_setting_in_one_line_before_it_connects(
 def test_bad_agent_models_are_refused(text: str, said: str) -> None:
     with pytest.raises(ConfigError, match=said.replace("[", r"\[").replace("]", r"\]")):
         parse_models(text)
+
+
+def test_the_escalation_tool_must_take_just_reason_and_summary() -> None:
+    @tool()
+    async def hand_over(ctx: ToolContext[None], reason: str, summary: str, priority: int) -> Echo:
+        """Hand the case over.
+
+        Args:
+            reason: Why.
+            summary: What was asked.
+            priority: How urgent, a number
+                from 1 to 5 (a description may go on).
+        """
+        return Echo(text=reason)
+
+    assert "from 1 to 5" in hand_over.schema().parameters["properties"]["priority"]["description"]
+    with pytest.raises(ValueError, match="must accept just reason and summary"):
+        Agent(name="desk", instructions=V1, tools=(hand_over,), escalation=EscalationPolicy(tool="hand_over"))

@@ -22,8 +22,10 @@ with workflow.unsafe.imports_passed_through():
 
 
 class ToolRunner:
-    def __init__(self, agent: Agent[Any], human: HumanLoop, in_flight: dict[str, str], limits: Limits):
-        self._agent = agent
+    def __init__(
+        self, agent: Agent[Any], human: HumanLoop, in_flight: dict[str, str], limits: Limits, user_id: str
+    ) -> None:
+        self._agent, self._user = agent, user_id
         self._human = human
         self._in_flight = in_flight
         self._limits = limits
@@ -60,7 +62,7 @@ class ToolRunner:
         self._in_flight[call_id] = f"{spec.name}({short(args)})"
         started = workflow.now()
         try:
-            output = await execute(self._agent, spec, call_id, args)
+            output = await execute(self._agent, spec, call_id, args, self._user)
         except ActivityError as err:
             error_type, message, details = failure_of(err)
             observation = observations.failure(error_type, message, details)
@@ -77,7 +79,7 @@ class ToolRunner:
         """Run the tool's read-only rule check; a refusal becomes the observation, with no approval."""
         started = workflow.now()
         try:
-            await execute(self._agent, spec, routed.call.id, args, precheck=True)
+            await execute(self._agent, spec, routed.call.id, args, self._user, precheck=True)
         except ActivityError as err:
             error_type, message, details = failure_of(err)
             observation = observations.failure(error_type, message, details)

@@ -71,12 +71,9 @@ class AgentWorkflow:
         try:
             config = self._configured()
             guard = self._guard = Guard(config, request, workflow.now(), request.carry)
-            fresh_turns = config.limits.max_turns
-            escalator = Escalator(
-                config.agent, self._state, self._human, guard, self._publish, fresh_turns, request.task
-            )
+            escalator = Escalator(config, request, self._state, self._human, guard, self._publish)
             limits = Limits(guard, self._state, escalator)
-            runner = ToolRunner(config.agent, self._human, self._in_flight, limits)
+            runner = ToolRunner(config.agent, self._human, self._in_flight, limits, request.user_id)
             thinker = Thinker(config, self._state, guard, limits, self._progress)
             loop = _Loop(config, self._state, guard, limits, escalator, runner, thinker, self._after_calls)
             if request.carry is None:
@@ -285,7 +282,7 @@ class _Loop:
     def _final_answer(self, turn: int, answer: str) -> None:
         """End the run with the model's answer, once the critic finds every action stated in it."""
         state, agent = self.state, self.config.agent
-        missing = critic.unreported(answer, state.calls, agent.irreversible, agent.critic.reported_fields)
+        missing = critic.unreported(answer, state.calls, agent.irreversible, agent.critic)
         if missing and not state.critiqued and turn < state.turn_limit:
             state.critiqued = True
             state.messages.append(m.ChatMessage(role="assistant", content=answer))

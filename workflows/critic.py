@@ -9,29 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
+from core.agent import CriticPolicy
 from core.models import ToolCallRecord, ToolOutcome
 
 
-def fact_of(record: ToolCallRecord, fields: Collection[str]) -> tuple[str, str] | None:
+def fact_of(record: ToolCallRecord, policy: CriticPolicy) -> tuple[str, str] | None:
     """(identifier, sentence) of an action that ran, or None when it left nothing to report."""
     result = record.result if isinstance(record.result, dict) else {}
-    for name in fields:
+    for name in policy.reported_fields:
         ident = result.get(name)
         if ident:
-            sentence = result.get("message") or f"{record.tool} succeeded: {name} {ident}"
+            sentence = result.get(policy.sentence_field) or f"{record.tool} succeeded: {name} {ident}"
             return str(ident), str(sentence)
     return None
 
 
 def unreported(
-    answer: str, calls: Iterable[ToolCallRecord], irreversible: Collection[str], fields: Collection[str]
+    answer: str, calls: Iterable[ToolCallRecord], irreversible: Collection[str], policy: CriticPolicy
 ) -> list[str]:
     """Sentences for each irreversible action whose identifier the answer leaves out."""
     missing = []
     for record in calls:
         if record.outcome != ToolOutcome.OK or record.tool not in irreversible:
             continue
-        fact = fact_of(record, fields)
+        fact = fact_of(record, policy)
         if fact is not None and fact[0] not in answer:
             missing.append(fact[1])
     return missing

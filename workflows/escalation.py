@@ -19,10 +19,11 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from core import models as m
-    from core.agent import Agent, EscalationPolicy
+    from core.agent import EscalationPolicy
     from core.triggers import EscalationTrigger
     from workflows import events, prompts
     from workflows.activity_options import failure_of
+    from workflows.config import RunConfig
     from workflows.guard import Guard
     from workflows.human import HumanLoop
     from workflows.outcome import Stop, partial_answer
@@ -75,19 +76,18 @@ def approval_timed_out(calls: Iterable[m.ToolCallRecord]) -> Trigger | None:
 class Escalator:
     def __init__(
         self,
-        agent: Agent[Any],
+        config: RunConfig,
+        request: m.AgentRequest,
         state: AgentState,
         human: HumanLoop,
         guard: Guard,
         publish: Callable[[], None],
-        fresh_turns: int,
-        task: str,
     ) -> None:
-        self._agent, self._policy = agent, agent.escalation
+        self._agent, self._policy = config.agent, config.agent.escalation
         self._state, self._human, self._guard = state, human, guard
         self._publish = publish
-        self._fresh_turns = fresh_turns
-        self._task = task
+        self._fresh_turns = config.limits.max_turns  # what a resumed run gets again
+        self._task, self._user = request.task, request.user_id
 
     async def on_task(self, task: str) -> None:
         trigger = customer_trigger(task, self._policy)
@@ -140,7 +140,7 @@ class Escalator:
         spec = self._agent.registry.get(self._policy.tool)
         args = {"reason": reason[:1000], "summary": self._task[:5000]}
         try:
-            output = await execute(self._agent, spec, f"esc-{self._state.escalations}", args)
+            output = await execute(self._agent, spec, f"esc-{self._state.escalations}", args, self._user)
         except ActivityError as err:
             error = str(failure_of(err)[:2])
             events.emit("escalation.ticket_failed", self._state.turn, level=logging.ERROR, error=error)

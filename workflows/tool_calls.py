@@ -13,16 +13,23 @@ with workflow.unsafe.imports_passed_through():
     from core.toolspec import ToolSpec
 
 
-def tool_input(call_id: str, args: dict[str, Any]) -> m.ToolInput:
+def tool_input(call_id: str, args: dict[str, Any], user_id: str) -> m.ToolInput:
     workflow_id = workflow.info().workflow_id
     # workflow_id:call_id is the idempotency key: a retried or replayed call finds its first result.
+    key = f"{workflow_id}:{call_id}"
     return m.ToolInput(
-        workflow_id=workflow_id, call_id=call_id, idempotency_key=f"{workflow_id}:{call_id}", args=args
+        workflow_id=workflow_id, call_id=call_id, idempotency_key=key, args=args, user_id=user_id
     )
 
 
 async def execute(
-    agent: Agent[Any], spec: ToolSpec, call_id: str, args: dict[str, Any], *, precheck: bool = False
+    agent: Agent[Any],
+    spec: ToolSpec,
+    call_id: str,
+    args: dict[str, Any],
+    user_id: str,
+    *,
+    precheck: bool = False,
 ) -> m.ToolOutput:
     name = agent.activity_name(spec, precheck)
     summary = (f"check {spec.name}" if precheck else f"{spec.name}({short(args)})")[:200]
@@ -36,7 +43,7 @@ async def execute(
     if spec.local and not precheck:
         try:
             local: m.ToolOutput = await workflow.execute_local_activity(
-                name, tool_input(call_id, args), **options
+                name, tool_input(call_id, args, user_id), **options
             )
         except ApplicationError as err:
             # A failed local activity arrives unwrapped (only its timeout comes as ActivityError):
@@ -53,7 +60,9 @@ async def execute(
         return local
     if spec.heartbeat_timeout is not None:
         options["heartbeat_timeout"] = spec.heartbeat_timeout
-    output: m.ToolOutput = await workflow.execute_activity(name, tool_input(call_id, args), **options)
+    output: m.ToolOutput = await workflow.execute_activity(
+        name, tool_input(call_id, args, user_id), **options
+    )
     return output
 
 

@@ -124,6 +124,7 @@ class _Tool:
             call_id=tool_input.call_id,
             idempotency_key=tool_input.idempotency_key,
             deps=self.deps,
+            user_id=tool_input.user_id,
         )
         call = handler(ctx, args)
         model = await (heartbeating(call) if self.spec.heartbeat_timeout is not None else call)
