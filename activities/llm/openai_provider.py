@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -16,6 +17,7 @@ import httpx
 from pydantic_core import from_json, to_json
 
 from activities.llm.parsing import parse_arguments, parse_tool_calls
+from activities.llm.streaming import fold
 from core.errors import (
     AgentError,
     AuthError,
@@ -60,25 +62,62 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def complete(self, req: LlmRequest) -> LlmResponse:
+    async def complete(self, req: LlmRequest, *, on_text: Callable[[str], None] | None = None) -> LlmResponse:
+        """One completion; with `on_text`, streamed, and each piece of content passed on as it arrives."""
         model = req.settings.model or self.default_model
         body = build_request_body(req, model)
+        if on_text is not None:
+            return await self._streamed(req, body, model, on_text)
         started = time.monotonic()
+        data = await self._post(body)
+        return parse_completion(data, req, model=model, latency_ms=(time.monotonic() - started) * 1000)
+
+    async def prefill(self, req: LlmRequest) -> LlmResponse:
+        """Process the request's prompt and write a single token: a llama.cpp server keeps the prompt in
+        its prefix cache, so the next request that starts the same way skips that work (warmup.py)."""
+        model = req.settings.model or self.default_model
+        started = time.monotonic()
+        data = await self._post({**build_request_body(req, model), "max_tokens": 1})
+        return parse_completion(data, req, model=model, latency_ms=(time.monotonic() - started) * 1000)
+
+    async def _post(self, body: dict[str, Any]) -> Any:
         try:
             # pydantic_core's encoder and parser: about half the CPU of json.dumps/json.loads on a
             # 5 KB prompt, paid on every model call.
             response = await self._client.post(self._completions_url, content=to_json(body))
         except httpx.TransportError as exc:
             raise classify_transport_error(exc, self.base_url) from None
-        latency_ms = (time.monotonic() - started) * 1000
         if response.status_code != 200:
             raise classify_response(response, self.base_url, self._secret)
         try:
-            data = from_json(response.content)
+            return from_json(response.content)
         except ValueError:
             # Not JSON at all: a proxy or a half-started server answered; worth another attempt.
             raise TransientError(f"provider at {self.base_url} returned a non-JSON body (HTTP 200)") from None
-        return parse_completion(data, req, model=model, latency_ms=latency_ms)
+
+    async def _streamed(
+        self, req: LlmRequest, body: dict[str, Any], model: str, on_text: Callable[[str], None]
+    ) -> LlmResponse:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        started = time.monotonic()
+        try:
+            async with self._client.stream("POST", self._completions_url, content=to_json(body)) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise classify_response(response, self.base_url, self._secret)
+                folded = await fold(response.aiter_lines(), on_text)
+        except httpx.TransportError as exc:
+            raise classify_transport_error(exc, self.base_url) from None
+        if folded.error is not None:
+            raise stream_error(folded.error, self.base_url, self._secret)
+        if not folded.complete:
+            raise TransientError(f"LLM provider at {self.base_url} ended the stream before the reply's end")
+        latency_ms = (time.monotonic() - started) * 1000
+        reply = parse_completion(folded.body, req, model=model, latency_ms=latency_ms)
+        if folded.broken_chunk is not None:
+            # Part of the reply is lost: no call in it can be trusted, and the model is asked again.
+            return reply.model_copy(update={"tool_calls": (), "parse_error": folded.broken_chunk})
+        return reply
 
 
 def build_request_body(req: LlmRequest, model: str) -> dict[str, Any]:
@@ -198,7 +237,15 @@ def estimate_prompt_tokens(req: LlmRequest) -> int:
 
 # ── error classification at the HTTP boundary ───────────────────────────────
 
-_OVERFLOW_HINTS = ("context length", "context_length", "maximum context", "too many tokens", "context window")
+# "context size": llama.cpp's server ("request (830 tokens) exceeds the available context size").
+_OVERFLOW_HINTS = (
+    "context length",
+    "context_length",
+    "maximum context",
+    "too many tokens",
+    "context window",
+    "context size",
+)
 _FILTER_HINTS = ("content_filter", "content filter", "content_policy", "content policy")
 
 
@@ -229,6 +276,13 @@ def classify_response(response: httpx.Response, base_url: str, secret: str | Non
     if status == 400 and any(h in lowered for h in _FILTER_HINTS):
         return ContentFilteredError(f"{where}: content refused by the provider's filter")
     return InvalidInputError(f"{where}: {detail[:200]}")
+
+
+def stream_error(error: dict[str, Any], base_url: str, secret: str | None) -> AgentError:
+    """An error sent inside a stream is classified as if it had been the HTTP answer."""
+    code = error.get("code")
+    status = code if isinstance(code, int) and 400 <= code <= 599 else 500
+    return classify_response(httpx.Response(status, content=to_json({"error": error})), base_url, secret)
 
 
 def retry_after(headers: httpx.Headers, now: datetime | None = None) -> timedelta | None:
