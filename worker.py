@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from activities.interceptors import ActivityLoggingInterceptor
 from activities.llm.activity import LlmActivities
 from activities.llm.factory import open_provider
+from activities.llm.llama_settings import LlamaSettings
 from activities.llm.summarize import SummarizeActivities
 from activities.tools.activities import ToolFaults, build_tool_activities
 from activities.tools.store import Store
@@ -67,6 +68,8 @@ def build_worker(
 async def main() -> None:
     configure_logging()
     settings = Settings.from_env()
+    # A bad AGENT_LLAMA_* stops the worker here, before it connects.
+    llama = LlamaSettings.from_env() if settings.llm_provider == "local" else None
     options = worker_options()  # a bad AGENT_WORKFLOW_RUNNER stops the worker here, before it polls
     gc_thresholds = tune_gc()  # ...and a bad AGENT_GC_THRESHOLD
     # Before the client exists: the client (and so the worker) takes the default runtime.
@@ -77,7 +80,7 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with (
-        open_provider(settings) as provider,
+        open_provider(settings, llama=llama) as provider,
         build_worker(client, settings.task_queue, provider, store, **options),
     ):
         log.info(
