@@ -13,7 +13,12 @@ import pytest
 from activities.llm.expand import expanded
 from activities.llm.factory import open_provider
 from activities.llm.llama_settings import LlamaSettings
-from activities.llm.openai_provider import OpenAIProvider, build_request_body
+from activities.llm.openai_provider import (
+    DEFAULT_TIMEOUT,
+    PREFILL_TIMEOUT,
+    OpenAIProvider,
+    build_request_body,
+)
 from activities.llm.scripted import ScriptedReply
 from activities.llm.warmup import first_turn_prefix, served_prefixes, warm
 from core.config import ConfigError, Settings
@@ -96,6 +101,8 @@ async def test_prefill_asks_for_one_token_of_the_same_body() -> None:
 
     def answer(request: httpx.Request) -> httpx.Response:
         bodies.append(json.loads(request.content))
+        # A cold prefix may take minutes on a busy machine: longer than a turn's read timeout.
+        assert request.extensions["timeout"]["read"] == PREFILL_TIMEOUT.read > DEFAULT_TIMEOUT.read
         return httpx.Response(
             200,
             json={

@@ -31,6 +31,9 @@ from core.models import ChatMessage, LlmRequest, LlmResponse, TokenUsage, ToolCa
 from core.pricing import cost_usd
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
+# A prefill reads a whole prefix with nothing cached, before any run waits on it: on 2 busy cores that
+# can take longer than a turn may.
+PREFILL_TIMEOUT = httpx.Timeout(connect=5.0, read=900.0, write=30.0, pool=5.0)
 
 
 class OpenAIProvider:
@@ -77,14 +80,16 @@ class OpenAIProvider:
         its prefix cache, so the next request that starts the same way skips that work (warmup.py)."""
         model = req.settings.model or self.default_model
         started = time.monotonic()
-        data = await self._post({**build_request_body(req, model), "max_tokens": 1})
+        data = await self._post({**build_request_body(req, model), "max_tokens": 1}, PREFILL_TIMEOUT)
         return parse_completion(data, req, model=model, latency_ms=(time.monotonic() - started) * 1000)
 
-    async def _post(self, body: dict[str, Any]) -> Any:
+    async def _post(self, body: dict[str, Any], limits: httpx.Timeout | None = None) -> Any:
         try:
             # pydantic_core's encoder and parser: about half the CPU of json.dumps/json.loads on a
             # 5 KB prompt, paid on every model call.
-            response = await self._client.post(self._completions_url, content=to_json(body))
+            response = await self._client.post(
+                self._completions_url, content=to_json(body), timeout=limits or httpx.USE_CLIENT_DEFAULT
+            )
         except httpx.TransportError as exc:
             raise classify_transport_error(exc, self.base_url) from None
         if response.status_code != 200:
