@@ -30,7 +30,7 @@ def sse(*chunks: dict[str, Any] | str, done: bool = True) -> bytes:
 
 
 def delta(finish: str | None = None, **fields: Any) -> dict[str, Any]:
-    return {"model": "qwen", "choices": [{"index": 0, "delta": fields, "finish_reason": finish}]}
+    return {"model": "gpt-4o-mini", "choices": [{"index": 0, "delta": fields, "finish_reason": finish}]}
 
 
 USAGE = {"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 5}}
@@ -47,7 +47,7 @@ def streaming(
             return httpx.Response(200, headers=headers, content=body)
         return httpx.Response(200, headers=headers, stream=body)
 
-    return OpenAIProvider(BASE, default_model="qwen", transport=httpx.MockTransport(handler))
+    return OpenAIProvider(BASE, default_model="gpt-4o-mini", transport=httpx.MockTransport(handler))
 
 
 async def complete(provider: OpenAIProvider) -> tuple[Any, list[str]]:
@@ -75,13 +75,13 @@ async def test_content_deltas_reach_on_text_in_order_and_the_reply_is_the_same_a
         lambda r: httpx.Response(
             200,
             json={
-                "model": "qwen",
+                "model": "gpt-4o-mini",
                 "choices": [{"message": {"content": "The payment is settled."}, "finish_reason": "stop"}],
                 "usage": USAGE["usage"],
             },
         )
     )
-    plain = await OpenAIProvider(BASE, default_model="qwen", transport=unstreamed).complete(REQUEST)
+    plain = await OpenAIProvider(BASE, default_model="gpt-4o-mini", transport=unstreamed).complete(REQUEST)
     assert reply.model_dump(exclude={"latency_ms"}) == plain.model_dump(exclude={"latency_ms"})
 
 
@@ -161,7 +161,9 @@ async def test_an_error_answer_is_classified_as_without_streaming(
 ) -> None:
     transport = httpx.MockTransport(lambda r: httpx.Response(status, text=text))
     with pytest.raises(expected):
-        await OpenAIProvider(BASE, default_model="qwen", transport=transport).complete(REQUEST, on_text=print)
+        await OpenAIProvider(BASE, default_model="gpt-4o-mini", transport=transport).complete(
+            REQUEST, on_text=print
+        )
 
 
 @pytest.mark.parametrize(
@@ -186,7 +188,7 @@ async def test_without_on_text_nothing_is_streamed() -> None:
             200, json={"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
         )
 
-    reply = await OpenAIProvider(BASE, default_model="q", transport=httpx.MockTransport(answer)).complete(
-        REQUEST
-    )
+    reply = await OpenAIProvider(
+        BASE, default_model="gpt-4o-mini", transport=httpx.MockTransport(answer)
+    ).complete(REQUEST)
     assert reply.content == "hi" and "stream" not in seen[0]

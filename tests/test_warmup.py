@@ -102,7 +102,7 @@ async def test_prefill_asks_for_one_token_of_the_same_body() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         bodies.append(json.loads(request.content))
         # A cold prefix may take minutes on a busy machine: longer than a turn's read timeout.
-        assert request.extensions["timeout"]["read"] == PREFILL_TIMEOUT.read > DEFAULT_TIMEOUT.read
+        assert request.extensions["timeout"] == PREFILL_TIMEOUT.as_dict() != DEFAULT_TIMEOUT.as_dict()
         return httpx.Response(
             200,
             json={
@@ -111,11 +111,13 @@ async def test_prefill_asks_for_one_token_of_the_same_body() -> None:
             },
         )
 
-    provider = OpenAIProvider("http://llm.test/v1", default_model="m", transport=httpx.MockTransport(answer))
+    provider = OpenAIProvider(
+        "http://llm.test/v1", default_model="gpt-4o-mini", transport=httpx.MockTransport(answer)
+    )
     (req,) = served_prefixes()
     reply = await provider.prefill(req)
     assert reply.usage.prompt_tokens == 1749
-    assert bodies[0] == {**json.loads(json.dumps(build_request_body(req, "m"))), "max_tokens": 1}
+    assert bodies[0] == {**json.loads(json.dumps(build_request_body(req, "gpt-4o-mini"))), "max_tokens": 1}
 
 
 # ── on the real model ───────────────────────────────────────────────────────

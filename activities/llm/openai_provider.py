@@ -17,6 +17,7 @@ import httpx
 from pydantic_core import from_json, to_json
 
 from activities.llm.parsing import parse_arguments, parse_tool_calls
+from activities.llm.prices import PriceBook
 from activities.llm.streaming import fold
 from core.errors import (
     AgentError,
@@ -27,8 +28,8 @@ from core.errors import (
     RateLimitedError,
     TransientError,
 )
-from core.models import ChatMessage, LlmRequest, LlmResponse, TokenUsage, ToolCall
-from core.pricing import cost_usd
+from core.models import ChatMessage, LlmRequest, LlmResponse, PriceQuote, TokenUsage, ToolCall
+from core.pricing import cost_at
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
 # A prefill reads a whole prefix with nothing cached, before any run waits on it: on 2 busy cores that
@@ -47,11 +48,13 @@ class OpenAIProvider:
         api_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        prices: PriceBook | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Parsed once: httpx parses a str URL on every request (~15 µs, a tenth of a scripted call).
         self._completions_url = httpx.URL(f"{self.base_url}/chat/completions")
         self.default_model = default_model
+        self.prices = prices or PriceBook(default_model, base_url=self.base_url)
         # Every request is a JSON body this class encodes itself (see complete), so httpx cannot type it.
         headers = {"Content-Type": "application/json"}
         if api_key:
@@ -68,20 +71,35 @@ class OpenAIProvider:
     async def complete(self, req: LlmRequest, *, on_text: Callable[[str], None] | None = None) -> LlmResponse:
         """One completion; with `on_text`, streamed, and each piece of content passed on as it arrives."""
         model = req.settings.model or self.default_model
+        price = self._price(req, model)
         body = build_request_body(req, model)
         if on_text is not None:
-            return await self._streamed(req, body, model, on_text)
+            return await self._streamed(req, body, model, price, on_text)
         started = time.monotonic()
         data = await self._post(body)
-        return parse_completion(data, req, model=model, latency_ms=(time.monotonic() - started) * 1000)
+        latency_ms = (time.monotonic() - started) * 1000
+        return parse_completion(data, req, model=model, latency_ms=latency_ms, price=price)
 
     async def prefill(self, req: LlmRequest) -> LlmResponse:
         """Process the request's prompt and write a single token: a llama.cpp server keeps the prompt in
         its prefix cache, so the next request that starts the same way skips that work (warmup.py)."""
         model = req.settings.model or self.default_model
+        price = self._price(req, model)
         started = time.monotonic()
         data = await self._post({**build_request_body(req, model), "max_tokens": 1}, PREFILL_TIMEOUT)
-        return parse_completion(data, req, model=model, latency_ms=(time.monotonic() - started) * 1000)
+        latency_ms = (time.monotonic() - started) * 1000
+        return parse_completion(data, req, model=model, latency_ms=latency_ms, price=price)
+
+    def _price(self, req: LlmRequest, model: str) -> PriceQuote:
+        price = req.price or self.prices.quote(model)
+        if price is None:
+            # Refused before the call: a reply nobody can price would make the run's cost a silent zero.
+            raise InvalidInputError(
+                f"model {model!r} has no price on this worker; ask for {self.default_model!r} or give "
+                "the run budgets.price",
+                details={"model": model},
+            )
+        return price
 
     async def _post(self, body: dict[str, Any], limits: httpx.Timeout | None = None) -> Any:
         try:
@@ -101,7 +119,12 @@ class OpenAIProvider:
             raise TransientError(f"provider at {self.base_url} returned a non-JSON body (HTTP 200)") from None
 
     async def _streamed(
-        self, req: LlmRequest, body: dict[str, Any], model: str, on_text: Callable[[str], None]
+        self,
+        req: LlmRequest,
+        body: dict[str, Any],
+        model: str,
+        price: PriceQuote,
+        on_text: Callable[[str], None],
     ) -> LlmResponse:
         body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         started = time.monotonic()
@@ -118,7 +141,7 @@ class OpenAIProvider:
         if not folded.complete:
             raise TransientError(f"LLM provider at {self.base_url} ended the stream before the reply's end")
         latency_ms = (time.monotonic() - started) * 1000
-        reply = parse_completion(folded.body, req, model=model, latency_ms=latency_ms)
+        reply = parse_completion(folded.body, req, model=model, latency_ms=latency_ms, price=price)
         if folded.broken_chunk is not None:
             # Part of the reply is lost: no call in it can be trusted, and the model is asked again.
             return reply.model_copy(update={"tool_calls": (), "parse_error": folded.broken_chunk})
@@ -164,7 +187,9 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     return out
 
 
-def parse_completion(data: Any, req: LlmRequest, *, model: str, latency_ms: float) -> LlmResponse:
+def parse_completion(
+    data: Any, req: LlmRequest, *, model: str, latency_ms: float, price: PriceQuote
+) -> LlmResponse:
     """Turn a 200 body into an LlmResponse; a malformed body becomes `parse_error`, not an exception."""
     served_model = str(data.get("model") or model) if isinstance(data, dict) else model
     choice = _first_choice(data)
@@ -174,7 +199,8 @@ def parse_completion(data: Any, req: LlmRequest, *, model: str, latency_ms: floa
             model=served_model,
             usage=usage,
             latency_ms=latency_ms,
-            cost_usd=cost_usd(served_model, usage),
+            cost_usd=cost_at(price, usage),
+            price=price,
             parse_error="provider response had no choices",
         )
     raw_message = choice.get("message")
@@ -198,7 +224,8 @@ def parse_completion(data: Any, req: LlmRequest, *, model: str, latency_ms: floa
         finish_reason=finish_reason if isinstance(finish_reason, str) else None,
         parse_error=parse_error,
         latency_ms=latency_ms,
-        cost_usd=cost_usd(served_model, usage),
+        cost_usd=cost_at(price, usage),
+        price=price,
     )
 
 
