@@ -14,7 +14,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.llm.activity import LlmActivities
-from activities.llm.openai_provider import OpenAIProvider, retry_after
+from activities.llm.http_errors import retry_after
+from activities.llm.openai_provider import OpenAIProvider
 from core.errors import (
     AuthError,
     ContentFilteredError,
