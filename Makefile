@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
+.PHONY: bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -75,6 +75,12 @@ bench-throughput: install
 
 clean: stop
 	rm -rf $(AGENT_DATA_DIR)
+
+# Issue 19: llama.cpp's own tokens/s vs ours, first call after start, time to first token, and the demo
+# cases' wall time, today's settings vs those before (bench/model_baseline.py) in one run; ~15 min.
+# `--sweep` (threads, batch sizes) and `--slots` (two agents' prefixes) are the studies behind the settings.
+bench-model: model
+	$(PY) -m bench.model --out bench/results/model.json
 
 # Issue 7: 200 runs while workers are SIGKILLed and the server restarts once; exit 1 on any loss/duplicate.
 chaos: install

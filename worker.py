@@ -21,6 +21,7 @@ from activities.interceptors import ActivityLoggingInterceptor
 from activities.ledger import LedgerActivities
 from activities.llm.activity import LlmActivities
 from activities.llm.factory import price_book
+from activities.llm.llama_settings import LlamaSettings
 from activities.llm.models_from_env import extra_specs, open_models
 from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.llm.summarize import SummarizeActivities
@@ -125,6 +126,8 @@ async def main() -> None:
     configure_logging()
     settings = Settings.from_env()
     price = price_book(settings).require_default()  # a model nobody can price stops the worker here
+    # A bad AGENT_LLAMA_* stops the worker here, before it connects.
+    llama = LlamaSettings.from_env() if settings.llm_provider == "local" else None
     options = worker_options()  # a bad AGENT_WORKFLOW_RUNNER stops the worker here, before it polls
     gc_thresholds = tune_gc()  # ...and a bad AGENT_GC_THRESHOLD
     agents = served_agents()  # ...and a bad AGENT_APPS
@@ -137,7 +140,7 @@ async def main() -> None:
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with (
         opened_deps(agents, AgentEnv(settings.data_dir, settings)) as deps,
-        open_models(settings, agents) as models,
+        open_models(settings, agents, llama=llama) as models,
         build_worker(client, settings.task_queue, agents, models, deps, **options),
     ):
         log.info(

@@ -129,7 +129,8 @@ async def test_real_local_model_answers_with_a_tool_call() -> None:
         ),
     )
     settings = Settings(llm_provider="local", data_dir=Path(os.environ.get("AGENT_DATA_DIR", ".data")))
-    async with open_provider(settings) as provider:
+    # Its own prompt, not the support agent's: warming that prefix would only cost this test time.
+    async with open_provider(settings, warm_requests=()) as provider:
         resp = await provider.complete(req)
     assert resp.model == local_model.MODEL_NAME and resp.usage.prompt_tokens > 0
     assert [(c.name, c.arguments) for c in resp.tool_calls] == [

@@ -14,7 +14,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.llm.activity import LlmActivities
-from activities.llm.openai_provider import OpenAIProvider, retry_after
+from activities.llm.http_errors import retry_after
+from activities.llm.openai_provider import OpenAIProvider
 from core.errors import (
     AuthError,
     ContentFilteredError,
@@ -192,6 +193,11 @@ async def test_finish_reason_content_filter() -> None:
         (403, "forbidden", AuthError),
         (400, "This model's maximum context length is 8192 tokens", ContextOverflowError),
         (400, '{"error": {"code": "context_length_exceeded"}}', ContextOverflowError),
+        (
+            400,
+            '{"error": {"message": "request (830 tokens) exceeds the available context size (512 tokens)"}}',
+            ContextOverflowError,
+        ),
         (400, '{"error": {"code": "content_policy_violation"}}', ContentFilteredError),
         (400, "bad request", InvalidInputError),
         (404, "model not found", InvalidInputError),

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from activities.llm.local_model import MODEL_NAME, LocalModelServer, ensure_model_file
+from activities.llm.llama_settings import LlamaSettings
+from activities.llm.local_model import (
+    MODEL_NAME,
+    LocalModelServer,
+    ModelChunkMissingError,
+    ModelIntegrityError,
+    ensure_model_file,
+)
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.prices import PriceBook
 from activities.llm.scripted import ScriptBook, ScriptedTransport
+from activities.llm.warmup import warm
 from core.config import ConfigError, Settings
+from core.models import LlmRequest
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 SCRIPTED_BASE_URL = "http://scripted.invalid/v1"  # never resolved: the transport answers in-process
@@ -47,10 +56,15 @@ def build_provider(
     return OpenAIProvider(local_base_url, default_model=MODEL_NAME)
 
 
-async def start_local_server(settings: Settings, *, ready_timeout_s: float = 180.0) -> LocalModelServer:
+async def start_local_server(
+    settings: Settings, llama: LlamaSettings | None = None, *, ready_timeout_s: float = 180.0
+) -> LocalModelServer:
     """Assemble/verify the model file and start llama.cpp's server; blocking steps run in a thread."""
-    model_path = await asyncio.to_thread(ensure_model_file, settings.data_dir)
-    server = LocalModelServer(model_path)
+    try:
+        model_path = await asyncio.to_thread(ensure_model_file, settings.data_dir)
+    except (ModelIntegrityError, ModelChunkMissingError) as exc:
+        raise ConfigError(str(exc)) from None
+    server = LocalModelServer(model_path, settings=llama or LlamaSettings.from_env())
     await asyncio.to_thread(server.start)
     try:
         await server.wait_ready(ready_timeout_s)
@@ -62,15 +76,26 @@ async def start_local_server(settings: Settings, *, ready_timeout_s: float = 180
 
 @asynccontextmanager
 async def open_provider(
-    settings: Settings, *, script_book: ScriptBook | None = None
+    settings: Settings,
+    *,
+    script_book: ScriptBook | None = None,
+    llama: LlamaSettings | None = None,
+    warm_requests: Sequence[LlmRequest] | None = None,
 ) -> AsyncIterator[OpenAIProvider]:
-    """The worker's provider for its whole life; closes the HTTP client and any local server on exit."""
-    server = await start_local_server(settings) if settings.llm_provider == "local" else None
+    """The worker's provider for its whole life; closes the HTTP client and any local server on exit.
+
+    A local model is warmed before this yields: `warm_requests` (the first-turn prefixes of the agents
+    served, activities/llm/warmup.py) go through llama.cpp once, so the worker reports ready with them
+    cached.
+    """
+    server = await start_local_server(settings, llama) if settings.llm_provider == "local" else None
     try:
         provider = build_provider(
             settings, script_book=script_book, local_base_url=server.base_url if server else None
         )
         try:
+            if server is not None and warm_requests:
+                await warm(provider, warm_requests, context_tokens=server.settings.n_ctx)
             yield provider
         finally:
             await provider.aclose()

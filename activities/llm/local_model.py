@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import structlog
 
+from activities.llm.llama_settings import LlamaSettings
+
 log = structlog.get_logger(__name__)
 
 MODEL_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
@@ -150,10 +152,11 @@ def _free_port() -> int:
 class LocalModelServer:
     """llama.cpp's own OpenAI-compatible HTTP server, run in-process by xllamacpp on loopback."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int = 8192, threads: int = 2, port: int | None = None):
+    def __init__(
+        self, model_path: Path, *, settings: LlamaSettings | None = None, port: int | None = None
+    ) -> None:
         self.model_path = Path(model_path)
-        self.n_ctx = n_ctx
-        self.threads = threads
+        self.settings = settings or LlamaSettings()
         self.port = port or _free_port()
         self._server: Any = None
 
@@ -169,13 +172,9 @@ class LocalModelServer:
         params.model_alias = {MODEL_NAME}
         params.hostnames = ["127.0.0.1"]
         params.port = self.port
-        params.n_ctx = self.n_ctx
-        params.n_parallel = 1  # 2 CPU cores: one slot gets the whole context and all the compute
-        params.cpuparams.n_threads = self.threads
-        params.cpuparams_batch.n_threads = self.threads
+        self.settings.apply(params)
         params.use_jinja = True  # the GGUF's own template renders `tools` the way Qwen was trained
         params.n_predict = 1024
-        params.warmup = False  # the first real request warms it; start-up stays short
         params.verbosity = 2  # warnings and errors only: per-token info lines would drown the worker log
         return params
 

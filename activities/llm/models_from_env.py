@@ -8,10 +8,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from activities.llm.factory import open_provider
+from activities.llm.llama_settings import LlamaSettings
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.prices import PriceBook
 from activities.llm.registry import LlmProvider, ModelRegistry, ModelSpec, parse_models
 from activities.llm.scripted import ScriptBook, StandIns
+from activities.llm.warmup import served_prefixes
 from core.agent import Agent
 from core.config import ConfigError, Settings
 from core.pricing import parse_price
@@ -40,14 +42,20 @@ def extra_specs(env: dict[str, str] | None = None) -> list[ModelSpec]:
 
 @asynccontextmanager
 async def open_models(
-    settings: Settings, agents: Sequence[Agent[Any]], env: dict[str, str] | None = None
+    settings: Settings,
+    agents: Sequence[Agent[Any]],
+    env: dict[str, str] | None = None,
+    *,
+    llama: LlamaSettings | None = None,
 ) -> AsyncIterator[ModelRegistry]:
     """Every model the worker serves, open for its whole life; closed (and any local server) on exit."""
     env = dict(os.environ) if env is None else env
     specs = extra_specs(env)  # malformed AGENT_MODELS stops the worker before any model starts
     async with AsyncExitStack() as stack:
         book = ScriptBook({}, fallback=stand_ins(agents))
-        default = await stack.enter_async_context(open_provider(settings, script_book=book))
+        prefixes = served_prefixes(agents)  # a local model is warmed with them before the worker is ready
+        opened = open_provider(settings, script_book=book, llama=llama, warm_requests=prefixes)
+        default = await stack.enter_async_context(opened)
         providers: dict[str, LlmProvider] = {default.default_model: default}
         for spec in specs:
             if spec.name in providers:

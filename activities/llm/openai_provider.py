@@ -1,4 +1,4 @@
-"""OpenAI-compatible chat completions over httpx: request building, reply parsing, error classification.
+"""OpenAI-compatible chat completions over httpx: request building, reply parsing, streaming.
 
 Used for hosted models, the embedded local model and the scripted model alike (the latter two through
 a different base URL or transport), so all three share one code path. No retries here: Temporal owns them.
@@ -8,28 +8,24 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from pydantic_core import from_json, to_json
 
+from activities.llm.http_errors import classify_response, classify_transport_error, stream_error
 from activities.llm.parsing import parse_arguments, parse_tool_calls
 from activities.llm.prices import PriceBook
-from core.errors import (
-    AgentError,
-    AuthError,
-    ContentFilteredError,
-    ContextOverflowError,
-    InvalidInputError,
-    RateLimitedError,
-    TransientError,
-)
+from activities.llm.streaming import fold
+from core.errors import ContentFilteredError, InvalidInputError, TransientError
 from core.models import ChatMessage, LlmRequest, LlmResponse, PriceQuote, TokenUsage, ToolCall
 from core.pricing import cost_at
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
+# A prefill reads a whole prefix with nothing cached, before any run waits on it: on 2 busy cores that
+# can take longer than a turn may.
+PREFILL_TIMEOUT = httpx.Timeout(connect=5.0, read=900.0, write=30.0, pool=5.0)
 
 
 class OpenAIProvider:
@@ -63,8 +59,29 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def complete(self, req: LlmRequest) -> LlmResponse:
+    async def complete(self, req: LlmRequest, *, on_text: Callable[[str], None] | None = None) -> LlmResponse:
+        """One completion; with `on_text`, streamed, and each piece of content passed on as it arrives."""
         model = req.settings.model or self.default_model
+        price = self._price(req, model)
+        body = build_request_body(req, model)
+        if on_text is not None:
+            return await self._streamed(req, body, model, price, on_text)
+        started = time.monotonic()
+        data = await self._post(body)
+        latency_ms = (time.monotonic() - started) * 1000
+        return parse_completion(data, req, model=model, latency_ms=latency_ms, price=price)
+
+    async def prefill(self, req: LlmRequest) -> LlmResponse:
+        """Process the request's prompt and write a single token: a llama.cpp server keeps the prompt in
+        its prefix cache, so the next request that starts the same way skips that work (warmup.py)."""
+        model = req.settings.model or self.default_model
+        price = self._price(req, model)
+        started = time.monotonic()
+        data = await self._post({**build_request_body(req, model), "max_tokens": 1}, PREFILL_TIMEOUT)
+        latency_ms = (time.monotonic() - started) * 1000
+        return parse_completion(data, req, model=model, latency_ms=latency_ms, price=price)
+
+    def _price(self, req: LlmRequest, model: str) -> PriceQuote:
         price = req.price or self.prices.quote(model)
         if price is None:
             # Refused before the call: a reply nobody can price would make the run's cost a silent zero.
@@ -73,23 +90,53 @@ class OpenAIProvider:
                 "the run budgets.price",
                 details={"model": model},
             )
-        body = build_request_body(req, model)
-        started = time.monotonic()
+        return price
+
+    async def _post(self, body: dict[str, Any], limits: httpx.Timeout | None = None) -> Any:
         try:
             # pydantic_core's encoder and parser: about half the CPU of json.dumps/json.loads on a
             # 5 KB prompt, paid on every model call.
-            response = await self._client.post(self._completions_url, content=to_json(body))
+            response = await self._client.post(
+                self._completions_url, content=to_json(body), timeout=limits or httpx.USE_CLIENT_DEFAULT
+            )
         except httpx.TransportError as exc:
             raise classify_transport_error(exc, self.base_url) from None
-        latency_ms = (time.monotonic() - started) * 1000
         if response.status_code != 200:
             raise classify_response(response, self.base_url, self._secret)
         try:
-            data = from_json(response.content)
+            return from_json(response.content)
         except ValueError:
             # Not JSON at all: a proxy or a half-started server answered; worth another attempt.
             raise TransientError(f"provider at {self.base_url} returned a non-JSON body (HTTP 200)") from None
-        return parse_completion(data, req, model=model, latency_ms=latency_ms, price=price)
+
+    async def _streamed(
+        self,
+        req: LlmRequest,
+        body: dict[str, Any],
+        model: str,
+        price: PriceQuote,
+        on_text: Callable[[str], None],
+    ) -> LlmResponse:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        started = time.monotonic()
+        try:
+            async with self._client.stream("POST", self._completions_url, content=to_json(body)) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise classify_response(response, self.base_url, self._secret)
+                folded = await fold(response.aiter_lines(), on_text)
+        except httpx.TransportError as exc:
+            raise classify_transport_error(exc, self.base_url) from None
+        if folded.error is not None:
+            raise stream_error(folded.error, self.base_url, self._secret)
+        if not folded.complete:
+            raise TransientError(f"LLM provider at {self.base_url} ended the stream before the reply's end")
+        latency_ms = (time.monotonic() - started) * 1000
+        reply = parse_completion(folded.body, req, model=model, latency_ms=latency_ms, price=price)
+        if folded.broken_chunk is not None:
+            # Part of the reply is lost: no call in it can be trusted, and the model is asked again.
+            return reply.model_copy(update={"tool_calls": (), "parse_error": folded.broken_chunk})
+        return reply
 
 
 def build_request_body(req: LlmRequest, model: str) -> dict[str, Any]:
@@ -209,66 +256,3 @@ def estimate_prompt_tokens(req: LlmRequest) -> int:
         len(m.content) + sum(len(json.dumps(c.arguments)) for c in m.tool_calls) for m in req.messages
     )
     return chars // 4
-
-
-# ── error classification at the HTTP boundary ───────────────────────────────
-
-_OVERFLOW_HINTS = ("context length", "context_length", "maximum context", "too many tokens", "context window")
-_FILTER_HINTS = ("content_filter", "content filter", "content_policy", "content policy")
-
-
-def classify_transport_error(exc: httpx.TransportError, base_url: str) -> AgentError:
-    """No HTTP answer at all: always worth another attempt, and the message names the endpoint."""
-    if isinstance(exc, httpx.ConnectError):
-        return TransientError(f"LLM provider unreachable at {base_url} (connection failed)")
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientError(f"LLM provider at {base_url} timed out ({type(exc).__name__})")
-    return TransientError(f"LLM provider at {base_url} dropped the connection ({type(exc).__name__})")
-
-
-def classify_response(response: httpx.Response, base_url: str, secret: str | None) -> AgentError:
-    """Map a non-200 answer to exactly one error class; provider text is kept short and key-free."""
-    status = response.status_code
-    detail = _scrub(response.text[:500], secret)
-    where = f"LLM provider at {base_url} answered HTTP {status}"
-    if status == 429:
-        return RateLimitedError(f"{where} (rate limited)", retry_after=retry_after(response.headers))
-    if status in (408, 409) or status >= 500:
-        return TransientError(f"{where}: {detail[:200]}")
-    if status in (401, 403):
-        # Providers echo (part of) the key in auth errors, so none of their text is kept.
-        return AuthError(f"{where}: credentials rejected; check LLM_API_KEY")
-    lowered = detail.lower()
-    if status == 413 or (status == 400 and any(h in lowered for h in _OVERFLOW_HINTS)):
-        return ContextOverflowError(f"{where}: the prompt does not fit the model's context: {detail[:200]}")
-    if status == 400 and any(h in lowered for h in _FILTER_HINTS):
-        return ContentFilteredError(f"{where}: content refused by the provider's filter")
-    return InvalidInputError(f"{where}: {detail[:200]}")
-
-
-def retry_after(headers: httpx.Headers, now: datetime | None = None) -> timedelta | None:
-    """`retry-after-ms` (OpenAI) wins over `Retry-After`, which is seconds or an HTTP date."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return timedelta(milliseconds=max(0.0, float(millis)))
-        except ValueError:
-            pass
-    value = (headers.get("retry-after") or "").strip()
-    if not value:
-        return None
-    try:
-        return timedelta(seconds=max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - (now or datetime.now(UTC)))
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
