@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.chaos_cluster import Server, WorkerPool, snapshot, worker_env
+from bench.chaos_cluster import Provider, Server, WorkerPool, snapshot, worker_env
 from bench.chaos_harness import Harness, Outcome, attempts_of
 from bench.chaos_store import make_cases, seed_cases, side_effects
 from core.process import exit_now
@@ -119,10 +119,11 @@ async def run(args: argparse.Namespace, root: Path) -> int:
     cases = make_cases(args.runs, args.escalations)
     data_dir = root / "data"
     seed_cases(data_dir, cases)
-    server = Server(root)
+    server, provider = Server(root), Provider(root)
     server.start()
+    provider.start()
     queue, events = f"chaos-{uuid.uuid4().hex[:6]}", root / "events.log"
-    env = worker_env(server, data_dir, queue, args.die_after_write, events)
+    env = worker_env(server, provider, data_dir, queue, args.die_after_write, events)
     pool = WorkerPool(root, args.workers, env, code=snapshot(root))
     pool.start_all()
     harness, done = Harness(server.address, queue, deadline=float("inf")), asyncio.Event()
@@ -137,6 +138,7 @@ async def run(args: argparse.Namespace, root: Path) -> int:
     finally:
         done.set()
         pool.stop()
+        provider.stop()
         server.stop()
     faults.restarts_of_workers = pool.starts - args.workers
     from bench.chaos_report import report  # the table, separate to keep this module short

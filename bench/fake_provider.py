@@ -182,7 +182,7 @@ class FakeProvider:
         if seconds <= 0:
             return True
         key = id(body)
-        self.inflight[key] = InFlight(task[:300], turn, time.monotonic(), seconds)
+        self.inflight[key] = InFlight(task[:2000], turn, time.monotonic(), seconds)
         try:
             if reader is None:
                 await asyncio.sleep(seconds)
@@ -219,7 +219,7 @@ def _error(status: int, message: str, code: str) -> tuple[int, dict[str, str], b
 # ── the command line ────────────────────────────────────────────────────────
 
 
-def _span(text: str) -> tuple[float, float]:
+def seconds_span(text: str) -> tuple[float, float]:
     """argparse type: seconds `S` or a range `LOW-HIGH`."""
     low, _, high = text.partition("-")
     try:
@@ -237,7 +237,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="scripted", help="the model name served (and required)")
     parser.add_argument("--latency-s", type=float, default=0.0, help="seconds every call takes")
     parser.add_argument("--slow-share", type=float, default=0.0, help="share of calls that are slow")
-    parser.add_argument("--slow-s", type=_span, default=(0.0, 0.0), help="a slow call's seconds, S or LO-HI")
+    parser.add_argument(
+        "--slow-s", type=seconds_span, default=(0.0, 0.0), help="a slow call's seconds, S or LO-HI"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rpm", type=int, default=None, help="requests per minute, then HTTP 429")
     parser.add_argument("--tpm", type=int, default=None, help="tokens per minute, then HTTP 429")
