@@ -77,7 +77,7 @@ clean: stop
 	rm -rf $(AGENT_DATA_DIR)
 
 # Issue 7: 200 runs while workers are SIGKILLed and the server restarts once; exit 1 on any loss/duplicate.
-# Issue 13: 10 of the kills land on the worker holding a slow model call; exit 1 if their recovery p95 > 40 s.
+# Issue 13: and 10 kills of the worker holding a slow model call; exit 1 if their recovery p95 > 40 s.
 chaos: install
 	$(PY) -m bench.chaos --runs 200 --workers 3 --kills 20 --slow-kills 10 --seed 7
 
