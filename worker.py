@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities.interceptors import ActivityLoggingInterceptor
 from activities.llm.activity import LlmActivities
-from activities.llm.factory import open_provider
+from activities.llm.factory import open_provider, price_book
 from activities.llm.summarize import SummarizeActivities
 from activities.tools.activities import ToolFaults, build_tool_activities
 from activities.tools.store import Store
@@ -42,6 +42,8 @@ def build_worker(
     faults: ToolFaults | None = None,
     **options: Any,
 ) -> Worker:
+    """The worker of a deployment; `options` override the production ones (core/worker_options.py)."""
+    options = {**worker_options(), **options}
     llm = LlmActivities(provider)
     ledger = LedgerActivities(client, task_queue)  # per-user daily ledgers live on this queue too
     # Ours first, so every event (the tracer's included) carries the activity's context.
@@ -67,6 +69,7 @@ def build_worker(
 async def main() -> None:
     configure_logging()
     settings = Settings.from_env()
+    price = price_book(settings).require_default()  # a model nobody can price stops the worker here
     options = worker_options()  # a bad AGENT_WORKFLOW_RUNNER stops the worker here, before it polls
     gc_thresholds = tune_gc()  # ...and a bad AGENT_GC_THRESHOLD
     # Before the client exists: the client (and so the worker) takes the default runtime.
@@ -84,6 +87,7 @@ async def main() -> None:
             "worker.ready",
             task_queue=settings.task_queue,
             provider=settings.llm_provider,
+            price=price.model_dump(),
             metrics=metrics_bind_address() if runtime is not None else None,
             gc_threshold=gc_thresholds,
         )

@@ -10,28 +10,33 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
+from cli.diagnose import HUMAN_STATES, diagnose
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, CliError
 from cli.runs import query_status
 from core import search_attributes as sa
 from core.client import deployment_converter
 from core.config import Settings
-from core.models import AgentResult, RunState
+from core.models import AgentResult
 
 
-async def status(handle: WorkflowHandle[Any, Any]) -> tuple[int, dict[str, Any]]:
-    """Live state from the run when a worker answers, else what the server alone knows."""
+async def status(
+    handle: WorkflowHandle[Any, Any], client: Client | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Live state from the run when a worker answers, else what the server alone knows; with a client,
+    a running run also says why it is not moving (no worker, a failing task, a human)."""
     desc = await handle.describe()
     if desc.status == WorkflowExecutionStatus.COMPLETED:
         result: AgentResult = await handle.result()
-        data = {
+        done = {
             "workflow_id": handle.id,
             "state": result.status.value,
+            "stop_reason": result.stop_reason,
             "turns": result.turns,
             "answer": result.answer,
             "usage": result.usage.model_dump(),
             "cost_usd": result.cost_usd,
         }
-        return EXIT_BY_STATE[result.status], data
+        return EXIT_BY_STATE[result.status], done
     if desc.status != WorkflowExecutionStatus.RUNNING:
         name = desc.status.name.lower() if desc.status else "unknown"
         return EXIT_FAILED, {
@@ -40,27 +45,33 @@ async def status(handle: WorkflowHandle[Any, Any]) -> tuple[int, dict[str, Any]]
             "note": f"the run ended as {name} in Temporal, outside the agent's own outcomes",
         }
     live = await query_status(handle)
+    why = await diagnose(client, handle) if client is not None else None
     if live is None:
         attrs = desc.typed_search_attributes
         state = attrs.get(sa.AGENT_STATUS) or "running"
-        code = EXIT_HUMAN if state == RunState.AWAITING_APPROVAL.value else EXIT_OK
-        return code, {
+        code = EXIT_HUMAN if state in HUMAN_STATES else EXIT_OK
+        data: dict[str, Any] = {
             "workflow_id": handle.id,
             "state": state,
             "turn": attrs.get(sa.AGENT_TURNS),
-            "note": "no worker answered (none running, or the run is from an older code version); "
-            "state from search attributes",
+            "note": "no worker answered; state from search attributes",
         }
-    data = live.model_dump(mode="json", exclude={"steps", "calls", "audit"})
-    code = EXIT_HUMAN if live.state == RunState.AWAITING_APPROVAL else EXIT_OK
+    else:
+        data = live.model_dump(mode="json", exclude={"steps", "calls", "audit"})
+        code = EXIT_HUMAN if live.state.value in HUMAN_STATES else EXIT_OK
+    if why is not None:
+        data["stall"] = why.as_dict()
     return code, data
 
 
 def render_status(data: dict[str, Any]) -> list[str]:
     lines = [f"run {data['workflow_id']}: {data['state']}"]
-    for key in ("turn", "max_turns", "tool_calls", "cost_usd", "answer", "note"):
+    for key in ("stop_reason", "turn", "max_turns", "tool_calls", "cost_usd", "answer", "note"):
         if data.get(key) is not None:
             lines.append(f"  {key}: {data[key]}")
+    if data.get("stall"):
+        lines.append(f"  not moving ({data['stall']['stall']}): {data['stall']['message']}")
+        lines.extend(f"    server reports {problem}" for problem in data["stall"].get("problems", ()))
     for flight in data.get("in_flight") or ():
         lines.append(f"  running: {flight}")
     for item in data.get("pending") or ():

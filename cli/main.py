@@ -82,7 +82,7 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         if args.no_wait:
             return EXIT_OK, {"workflow_id": handle.id, "started": True}
         emit(f"run {handle.id} started on task queue {settings.task_queue}")
-        outcome = runs.outcome_of(await runs.follow(handle, emit), settings)
+        outcome = runs.outcome_of(await runs.follow(handle, emit, client=client), settings)
         return outcome.code, outcome.data
     if args.command == "replay":
         try:
@@ -99,7 +99,7 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         return EXIT_OK, {"runs": await humans.pending(client)}
     handle = await decisions.existing_handle(client, args.workflow_id)
     if args.command == "status":
-        return await inspect.status(handle)
+        return await inspect.status(handle, client)
     if args.command == "reply":
         return EXIT_OK, await humans.reply(handle, args.by, args.text, args.resume)
     if args.command == "approve":

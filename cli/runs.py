@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,14 +19,28 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from cli.diagnose import diagnose
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, CliError
 from cli.render import ProgressPrinter
 from core import search_attributes as sa
 from core.config import Settings
-from core.models import AgentRequest, AgentResult, Escalation, PendingApproval, ProgressPage, RunStatus
+from core.models import (
+    AgentRequest,
+    AgentResult,
+    Escalation,
+    PendingApproval,
+    ProgressPage,
+    RunState,
+    RunStatus,
+)
 from core.progress import ProgressEvent
 from workflows.prompts import PROMPT_VERSION
 
+# A worker answers a query in milliseconds; with none, the server would hold it much longer.
+QUERY_TIMEOUT = timedelta(seconds=5)
+# How often a run that does not move is diagnosed, and after how long without a new event.
+EXPLAIN_S = 3.0
+STILL_S = 20.0
 # A step shows within one interval (the 1 s target, with room for the query's own round trip).
 POLL_SECONDS = 0.3
 Emit = Callable[[str], None]
@@ -77,7 +92,7 @@ async def start(
 async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
     """The run's live status, or None while no worker can answer the query."""
     try:
-        status: RunStatus = await handle.query("status", result_type=RunStatus)
+        status: RunStatus = await handle.query("status", result_type=RunStatus, rpc_timeout=QUERY_TIMEOUT)
         return status
     except (RPCError, WorkflowQueryFailedError):
         # No worker polls the queue, or the run's code differs from the worker's (an older version).
@@ -87,7 +102,9 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
 async def query_progress(handle: WorkflowHandle[Any, Any], since: int) -> ProgressPage | None:
     """Step events from `since` on, or None while no worker can answer the query."""
     try:
-        page: ProgressPage = await handle.query("progress", since, result_type=ProgressPage)
+        page: ProgressPage = await handle.query(
+            "progress", since, result_type=ProgressPage, rpc_timeout=QUERY_TIMEOUT
+        )
         return page
     except (RPCError, WorkflowQueryFailedError):
         return None
@@ -99,13 +116,14 @@ async def follow(
     on_pending: OnPending | None = None,
     on_escalated: OnEscalated | None = None,
     observe: Observe | None = None,
+    client: Client | None = None,
 ) -> AgentResult:
     """Print each step as it starts and ends until the run finishes; return its result.
 
     Polls the `progress` query with a cursor: each answer holds only the new events, so a poll
     costs the same at turn 90 as at turn 1, and a step shows within one poll interval.
     """
-    follower = _Follower(handle, emit, on_pending, on_escalated, observe)
+    follower = _Follower(handle, emit, on_pending, on_escalated, observe, client)
     result_task = asyncio.ensure_future(handle.result())
     while not result_task.done():
         await follower.poll()
@@ -124,8 +142,12 @@ class _Follower:
     on_pending: OnPending | None
     on_escalated: OnEscalated | None
     observe: Observe | None
+    client: Client | None = None  # with one, a run that does not move says why (cli/diagnose.py)
     cursor: int = 0
     waiting_noted: bool = False
+    explained: str | None = None
+    explained_at: float = 0.0
+    moved_at: float = field(default_factory=time.monotonic)
     handled: set[str] = field(default_factory=set)
     escalations_seen: set[str] = field(default_factory=set)
 
@@ -135,10 +157,14 @@ class _Follower:
     async def poll(self) -> None:
         page = await query_progress(self.handle, self.cursor)
         if page is None:
-            if not self.waiting_noted:
+            if not await self._explain() and not self.waiting_noted:
                 self.emit("  (no progress yet: waiting for a worker that can answer for this run…)")
                 self.waiting_noted = True
             return
+        if page.events:
+            self.moved_at, self.explained = time.monotonic(), None
+        elif time.monotonic() - self.moved_at > STILL_S and page.state == RunState.RUNNING:
+            await self._explain()
         if page.next_seq < self.cursor:  # a chain from before numbering went on across runs
             self.cursor = 0
             page = await query_progress(self.handle, 0) or page
@@ -153,6 +179,22 @@ class _Follower:
                 self.handled.add(item.call_id)
                 await self.on_pending(self.handle, item)
         await self._escalation(page.escalation)
+
+    async def _explain(self) -> bool:
+        """Print why the run is not moving, once per reason, at most every EXPLAIN_S; True if known."""
+        if self.client is None:
+            return False
+        if time.monotonic() - self.explained_at < EXPLAIN_S:
+            return self.explained is not None
+        self.explained_at = time.monotonic()
+        try:
+            found = await diagnose(self.client, self.handle)
+        except RPCError:
+            return False
+        if found is not None and found.message != self.explained:
+            self.emit(f"  (not moving: {found.message})")
+        self.explained = found.message if found is not None else None
+        return found is not None
 
     async def _escalation(self, escalated: Escalation | None) -> None:
         if escalated is None or escalated.since.isoformat() in self.escalations_seen:

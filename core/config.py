@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
+from core.pricing import ModelPrice, parse_price
+
 DEFAULT_TASK_QUEUE = "agent-tasks"
 ProviderName = Literal["local", "openai", "scripted"]
 PROVIDERS: tuple[ProviderName, ...] = ("local", "openai", "scripted")
@@ -25,6 +27,8 @@ class Settings:
     llm_base_url: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_model: str | None = None
+    # LLM_PRICE=INPUT/OUTPUT (USD per million tokens) for a model no price list knows.
+    llm_price: ModelPrice | None = None
     data_dir: Path = Path(".data")
     ui_url: str = "http://localhost:8233"
 
@@ -36,6 +40,10 @@ class Settings:
             raise ConfigError(f"LLM_PROVIDER={provider!r}: expected one of {', '.join(PROVIDERS)}")
         if provider == "openai" and not env.get("LLM_BASE_URL"):
             raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL (and usually LLM_API_KEY)")
+        try:
+            price = parse_price(env["LLM_PRICE"]) if env.get("LLM_PRICE", "").strip() else None
+        except ValueError as exc:
+            raise ConfigError(f"LLM_PRICE={exc}") from None
         return cls(
             temporal_address=env.get("TEMPORAL_ADDRESS", cls.temporal_address),
             namespace=env.get("TEMPORAL_NAMESPACE", cls.namespace),
@@ -44,6 +52,7 @@ class Settings:
             llm_base_url=env.get("LLM_BASE_URL") or None,
             llm_api_key=env.get("LLM_API_KEY") or None,
             llm_model=env.get("LLM_MODEL") or None,
+            llm_price=price,
             data_dir=Path(env.get("AGENT_DATA_DIR", ".data")),
             ui_url=env.get("TEMPORAL_UI_URL", cls.ui_url),
         )

@@ -11,6 +11,7 @@ import structlog
 from temporalio import activity, workflow
 
 from core.redaction import Redactor, redactor_from_env
+from core.sealing import seal, sealed_from_env
 
 FORMATS = ("console", "json")
 
@@ -32,8 +33,13 @@ def _checked_level(level: str | None) -> int:
     return numeric
 
 
-def build_processors(fmt: str, redactor: Redactor | None = None) -> list[structlog.types.Processor]:
-    """The chain, renderer last: tests swap the renderer for a capture and keep the rest."""
+def build_processors(
+    fmt: str, redactor: Redactor | None = None, *, sealed: bool = False
+) -> list[structlog.types.Processor]:
+    """The chain, renderer last: tests swap the renderer for a capture and keep the rest.
+
+    `sealed`: content fields become digests (core/sealing.py), as when history is encrypted.
+    """
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -43,6 +49,7 @@ def build_processors(fmt: str, redactor: Redactor | None = None) -> list[structl
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         # Tracebacks become text first, so the redactor sees them too.
         structlog.processors.format_exc_info,
+        *([seal] if sealed else []),
         # After every processor that adds fields and before the renderer: nothing escapes it.
         redactor or redactor_from_env(),
         renderer,
@@ -53,8 +60,9 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     """Malformed settings fall back to console / INFO with a warning instead of stopping the worker."""
     fmt = _checked_format(fmt)
     numeric = _checked_level(level)
+    sealed = sealed_from_env(os.environ, debug=numeric <= logging.DEBUG)
     structlog.configure(
-        processors=build_processors(fmt),
+        processors=build_processors(fmt, sealed=sealed),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,

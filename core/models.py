@@ -76,6 +76,15 @@ class TokenUsage(Frozen):
         )
 
 
+class PriceQuote(Frozen):
+    """The price a model call was charged at, recorded with its reply: a run's cost is reproducible from
+    its history alone, whatever the worker's price list says later."""
+
+    input_per_mtok: float = Field(ge=0.0, le=1000.0, description="USD per million prompt tokens")
+    output_per_mtok: float = Field(ge=0.0, le=1000.0, description="USD per million completion tokens")
+    source: str = Field(max_length=100, description="LLM_PRICE, genai-prices <version>, or table <version>")
+
+
 class LlmRequest(Frozen):
     workflow_id: str
     turn: int
@@ -88,6 +97,8 @@ class LlmRequest(Frozen):
     # provider sees the request (activities/llm/expand.py). An older worker refuses these fields.
     toolset: str | None = None
     system_by_version: bool = False
+    # The run's own price (RunBudgets.price) for a model the worker cannot price; None: the worker's.
+    price: PriceQuote | None = None
 
 
 class LlmResponse(Frozen):
@@ -100,6 +111,10 @@ class LlmResponse(Frozen):
     parse_error: str | None = None
     latency_ms: float = 0.0
     cost_usd: float = 0.0
+    # None only in replies recorded before prices travelled with them.
+    price: PriceQuote | None = None
+    # Set when the reply was refused whole (too large to carry): the model is told why, nothing else kept.
+    rejected: str | None = None
 
 
 # ── tools ───────────────────────────────────────────────────────────────────

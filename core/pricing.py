@@ -1,13 +1,27 @@
-"""Versioned price table: USD per million tokens, so every run's cost is reproducible from its history."""
+"""Prices of model calls: USD per million tokens, and the arithmetic every cost goes through.
+
+Which price a call is charged at is decided by the worker (activities/llm/prices.py: LLM_PRICE, this
+table, then the genai-prices catalogue) and recorded with each reply (`LlmResponse.price`), so a run's
+cost is reproducible from its history. This hand-kept table prices the free local and scripted models,
+estimates a call before its reply names a price, and prices replies recorded before quotes existed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.models import TokenUsage
 
-# Bump when any price changes; results record which table priced them.
+# Bump when any price changes; quotes from this table name it.
 PRICE_TABLE_VERSION = "2026-11"
+
+
+class PerMillion(Protocol):
+    @property
+    def input_per_mtok(self) -> float: ...
+    @property
+    def output_per_mtok(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -36,22 +50,7 @@ def _lookup(model: str) -> ModelPrice | None:
     return None
 
 
-def is_priced(model: str) -> bool:
-    return _lookup(model) is not None
-
-
-def cost_usd(model: str, usage: TokenUsage) -> float:
-    """Cost of one call; an unknown model costs 0.0 for now (see `is_priced`)."""
-    price = _lookup(model)
-    if price is None:
-        return 0.0
-    cost = usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok
-    return round(cost / 1_000_000, 10)
-
-
-# ── what run budgets need: an explicit price, never a silent zero ───────────
-
-# Used to estimate a call before the served model is known (e.g. ModelSettings.model is None).
+# Used to estimate a call before its reply names the price (e.g. ModelSettings.model is None).
 CEILING_PRICE = ModelPrice(
     max(p.input_per_mtok for p in PRICES.values()), max(p.output_per_mtok for p in PRICES.values())
 )
@@ -62,7 +61,19 @@ def price_of(model: str) -> ModelPrice | None:
     return _lookup(model)
 
 
-def cost_at(price: ModelPrice, usage: TokenUsage) -> float:
-    """Cost of one call at an explicit price (the same rounding as `cost_usd`)."""
+def cost_at(price: PerMillion, usage: TokenUsage) -> float:
+    """Cost of one call at an explicit price, rounded the same way everywhere."""
     cost = usage.prompt_tokens * price.input_per_mtok + usage.completion_tokens * price.output_per_mtok
     return round(cost / 1_000_000, 10)
+
+
+def parse_price(text: str) -> ModelPrice:
+    """`INPUT/OUTPUT` in USD per million tokens (e.g. `0.15/0.60`); ValueError says what is wrong."""
+    parts = text.strip().split("/")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 2 or any(not 0.0 <= v <= 1000.0 for v in values):
+        raise ValueError(f"{text!r}: expected INPUT/OUTPUT in USD per million tokens, e.g. 0.15/0.60")
+    return ModelPrice(values[0], values[1])

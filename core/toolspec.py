@@ -27,6 +27,11 @@ class ToolContext:
 
 Handler = Callable[[ToolContext, Any], Awaitable[BaseModel]]
 
+# Past this, a dead worker's call would wait too long to be retried: such tools must heartbeat.
+LONG_TOOL = timedelta(seconds=30)
+# Beats go out every 2 s (activities/heartbeat.py): a timeout must leave room for a few.
+MIN_HEARTBEAT = timedelta(seconds=5)
+
 
 @dataclass(frozen=True)
 class ToolSpec:
@@ -53,10 +58,19 @@ class ToolSpec:
     # tools: a local result is recorded when the workflow task completes, so a crashed worker re-runs
     # it, and it cannot heartbeat or show as pending in the UI.
     local: bool = False
+    # A tool that may run longer than LONG_TOOL heartbeats while its handler runs, so a killed worker's
+    # call is retried elsewhere after this long instead of after the whole `timeout`.
+    heartbeat_timeout: timedelta | None = None
 
     def __post_init__(self) -> None:
         if self.local and (self.irreversible or self.side_effect):
             raise ValueError(f"{self.name}: a tool with side effects cannot run as a local activity")
+        if self.timeout > LONG_TOOL and self.heartbeat_timeout is None:
+            raise ValueError(f"{self.name}: a timeout over {LONG_TOOL} needs a heartbeat_timeout")
+        if self.heartbeat_timeout is not None and self.local:
+            raise ValueError(f"{self.name}: a local activity cannot heartbeat")
+        if self.heartbeat_timeout is not None and not MIN_HEARTBEAT <= self.heartbeat_timeout <= LONG_TOOL:
+            raise ValueError(f"{self.name}: heartbeat_timeout must be within {MIN_HEARTBEAT}..{LONG_TOOL}")
 
     @property
     def activity_name(self) -> str:

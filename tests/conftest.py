@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import sys
 import uuid
@@ -11,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedTransport
@@ -25,6 +28,7 @@ from activities.tools.store import Store
 from core.models import AgentLimits, AgentRequest, AgentResult
 from core.payload_store import payload_storage
 from core.search_attributes import AGENT_COST_USD, AGENT_PROMPT_VERSION, AGENT_STATUS, AGENT_TURNS, AGENT_USER
+from core.worker_options import worker_options
 from worker import build_worker
 
 BIN = Path(sys.executable).parent
@@ -46,8 +50,7 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     )
 
 
-@pytest.fixture(scope="session")
-async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
+async def time_skipping_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
     # The deployment's converter: pydantic, plus the external store for payloads over 16 KB.
     converter = dataclasses.replace(
         pydantic_data_converter, external_storage=payload_storage(tmp_path_factory.mktemp("store"))
@@ -58,6 +61,12 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Workflo
     await register_search_attributes(environment.client)
     yield environment
     await environment.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
+    async for environment in time_skipping_env(tmp_path_factory):
+        yield environment
 
 
 @pytest.fixture
@@ -72,6 +81,47 @@ def scripted_provider(scripts: dict[str, list[ScriptedReply]], api_key: str | No
         default_model="scripted",
         transport=ScriptedTransport(ScriptBook(scripts)),
     )
+
+
+def strict_worker(
+    client: Client, queue: str, provider: Any, store: Store, faults: ToolFaults | None = None
+) -> Worker:
+    """The production worker (worker.build_worker) on production's options, made strict: the sandbox
+    and a cache of 0, so every workflow task replays from history (core/worker_options.py)."""
+    return build_worker(client, queue, provider, store, faults, **worker_options({}, strict=True))
+
+
+class WorkflowTaskFailed(AssertionError):
+    """A workflow task failed: a bug in workflow code that production would retry forever."""
+
+
+async def result_or_task_failure(handle: WorkflowHandle[Any, Any], poll_s: float = 0.25) -> Any:
+    """The run's result, or WorkflowTaskFailed as soon as a task fails (instead of hanging the test)."""
+    result = asyncio.ensure_future(handle.result())
+    try:
+        while True:
+            done, _ = await asyncio.wait({result}, timeout=poll_s)
+            if done:
+                return result.result()
+            failure = await task_failure(handle)
+            if failure is not None:
+                # A run whose task is pending forever would stop the shared test server's time skipping.
+                await handle.terminate("workflow task failed: the test reports it")
+                raise WorkflowTaskFailed(f"workflow task of {handle.id} failed: {failure}")
+    finally:
+        result.cancel()
+        # Let the cancelled wait re-lock the test server's time skipping before anything else runs.
+        with contextlib.suppress(BaseException):
+            await result
+
+
+async def task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The message of the run's first failed workflow task, or None while none failed."""
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            attrs = event.workflow_task_failed_event_attributes
+            return f"{EventType.Name(event.event_type)} ({attrs.failure.message})"
+    return None
 
 
 @dataclass
@@ -95,15 +145,7 @@ class Harness:
     ) -> tuple[AgentResult, WorkflowHistory]:
         queue = f"tq-{uuid.uuid4().hex[:8]}"
         provider = provider or scripted_provider({task: script})
-        worker = build_worker(
-            self.env.client,
-            queue,
-            provider,
-            self.store,
-            faults,
-            max_cached_workflows=0,  # every workflow task replays from history: determinism is tested
-            workflow_failure_exception_types=[Exception],  # a sandbox error fails the test, not hangs it
-        )
+        worker = strict_worker(self.env.client, queue, provider, self.store, faults)
         async with worker:
             handle = await self.env.client.start_workflow(
                 "AgentWorkflow",
@@ -114,7 +156,7 @@ class Harness:
             )
             if during is not None:
                 await during(handle)
-            result = await handle.result()
+            result = await result_or_task_failure(handle)
             history = await handle.fetch_history()
         self.histories.append(history)
         largest = max_payload_bytes(history)

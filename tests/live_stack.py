@@ -74,8 +74,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_stack(tmp: Path, ui_port: int | None = None) -> Iterator[Stack]:
-    """A dev server (with the Temporal UI on `ui_port`, else headless) and one worker.py process."""
+def running_server(
+    tmp: Path, ui_port: int | None = None
+) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """A dev server (with the Temporal UI on `ui_port`, else headless): its address and processes."""
     port = free_port()
     address = f"127.0.0.1:{port}"
     attrs = [arg for name, kind in CLI_TYPES.items() for arg in ("--search-attribute", f"{name}={kind}")]
@@ -88,6 +90,16 @@ def running_stack(tmp: Path, ui_port: int | None = None) -> Iterator[Stack]:
         procs.append(subprocess.Popen(server_cmd, stdout=log, stderr=subprocess.STDOUT))
     try:
         _wait(lambda: _server_ready(address), "temporal dev server", procs, 30)
+        yield address, procs
+    finally:
+        for proc in reversed(procs):  # workers first, then the server they talk to
+            _stop(proc)
+
+
+@contextmanager
+def running_stack(tmp: Path, ui_port: int | None = None) -> Iterator[Stack]:
+    """A dev server (with the Temporal UI on `ui_port`, else headless) and one worker.py process."""
+    with running_server(tmp, ui_port) as (address, procs):
         stack = Stack(address, f"cli-{uuid.uuid4().hex[:8]}", tmp / "data")
         ready_file = tmp / "worker.ready"
         env = {
@@ -106,6 +118,3 @@ def running_stack(tmp: Path, ui_port: int | None = None) -> Iterator[Stack]:
             )
         _wait(ready_file.exists, "worker", procs, 30)
         yield stack
-    finally:
-        for proc in reversed(procs):  # the worker first, then the server it talks to
-            _stop(proc)

@@ -12,7 +12,7 @@ from activities.llm.scripted import ScriptedReply, ScriptedToolCall
 from activities.tools.activities import ToolFaults
 from activities.tools.domain import derived_id
 from core.models import AgentResult, ApproveSignal, DenySignal, RunState, RunStatus, ToolOutcome
-from tests.conftest import Harness
+from tests.conftest import Harness, strict_worker
 from tests.history_facts import attempts_by_activity, scheduled_activities, scheduled_together
 
 
@@ -286,8 +286,7 @@ async def test_unknown_toolset_fails_fast_with_a_typed_reason(harness: Harness) 
         task_queue="tq-unknown-toolset",
         result_type=AgentResult,
     )
-    from worker import build_worker
 
-    async with build_worker(harness.env.client, "tq-unknown-toolset", None, harness.store):
+    async with strict_worker(harness.env.client, "tq-unknown-toolset", None, harness.store):
         result = await handle.result()
     assert (result.status, result.stop_reason, result.turns) == (RunState.FAILED, "InvalidInputError", 0)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from core.errors import InvalidInputError
 from core.guardrails import BudgetUse, PriceOverride, RunBudgets, UserDayBudget, invalid_input
 from core.models import TokenUsage
-from core.pricing import CEILING_PRICE, ModelPrice, cost_usd
+from core.pricing import CEILING_PRICE, ModelPrice, cost_at, price_of
 from workflows.budgets import (
     CallEstimate,
     actual_cost,
@@ -60,9 +60,10 @@ def test_defaults_and_user_day_bounds() -> None:
         PriceOverride(input_per_mtok=-1, output_per_mtok=1)
 
 
-def test_unknown_model_is_refused_unless_priced() -> None:
-    with pytest.raises(InvalidInputError, match=r"'my-fancy-model'.*add it to core/pricing.py"):
-        resolve_price("my-fancy-model")
+def test_the_workflow_estimates_any_model_and_never_refuses_one() -> None:
+    """Refusing a model nobody can price is the worker's job (activities/llm/prices.py); the workflow
+    only estimates, at the ceiling for a model its table does not know, until a reply names its price."""
+    assert resolve_price("my-fancy-model") == CEILING_PRICE
     assert resolve_price("my-fancy-model", PriceOverride(input_per_mtok=1, output_per_mtok=2)) == ModelPrice(
         1, 2
     )
@@ -76,7 +77,7 @@ def test_estimate_and_actual_cost_agree_with_the_price_table() -> None:
     est = estimate_call(1000, 384, GPT4O)
     assert est == CallEstimate(1384, (1000 * 2.5 + 384 * 10.0) / 1e6)
     usage = TokenUsage(prompt_tokens=900, completion_tokens=100)
-    assert actual_cost(GPT4O, usage) == cost_usd("gpt-4o", usage)
+    assert actual_cost(GPT4O, usage) == cost_at(price_of("gpt-4o") or CEILING_PRICE, usage) == 0.00325
 
 
 def test_each_budget_is_named_when_hit() -> None:

@@ -32,9 +32,8 @@ from core.codec import (
 )
 from core.config import ConfigError
 from core.models import AgentLimits, AgentRequest, AgentResult, ApproveSignal, RunState
-from tests.conftest import scripted_provider
+from tests.conftest import scripted_provider, strict_worker
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
-from worker import build_worker
 
 KEY1, KEY2 = bytes(range(32)), bytes(range(32, 64))
 B64 = {kid: base64.b64encode(k).decode() for kid, k in (("k1", KEY1), ("k2", KEY2))}
@@ -139,7 +138,7 @@ async def encrypted_run(env: WorkflowEnvironment, store: Store, sealer: PayloadC
         )
 
     provider = scripted_provider({SECRET_TASK: script})
-    async with build_worker(client, queue, provider, store, max_cached_workflows=0):
+    async with strict_worker(client, queue, provider, store):
         handle = await client.start_workflow(
             "AgentWorkflow",
             AgentRequest(task=SECRET_TASK, user_id="tester", limits=AgentLimits(max_turns=5)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -15,7 +16,7 @@ from temporalio.testing import ActivityEnvironment
 
 import core.errors
 from activities.breaker import BreakerBoard
-from activities.llm.activity import LlmActivities
+from activities.llm.activity import MAX_TOOL_CALLS, LlmActivities
 from activities.tools.activities import ToolFaults, build_tool_activities
 from activities.tools.catalog import REGISTRY
 from activities.tools.store import Store
@@ -178,12 +179,18 @@ async def test_an_unclassified_llm_crash_is_retried_once_then_final() -> None:
     assert "gave up after 2 attempts" in second.value.message
 
 
-async def test_an_llm_reply_too_large_for_temporal_is_refused() -> None:
-    # Content is truncated; tool-call arguments are not, so a 2 MB argument reaches the final guard.
+def answering(body: dict[str, Any], request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=body)
+
+
+async def test_an_llm_reply_too_large_for_temporal_is_refused_as_data() -> None:
+    """A 2 MB argument, or too many calls, is never carried: the model reads a typed refusal instead."""
     arguments = '{"a": "' + "z" * 2_000_000 + '"}'
     call = {"id": "c1", "type": "function", "function": {"name": "x", "arguments": arguments}}
-    body = completion({"role": "assistant", "content": "", "tool_calls": [call]})
-    acts = LlmActivities(provider(lambda r: httpx.Response(200, json=body)))
-    with pytest.raises(ApplicationError) as info:
-        await ActivityEnvironment().run(acts.complete, request())
-    assert (info.value.type, info.value.non_retryable) == ("PayloadTooLargeError", True)
+    many = [{**call, "function": {"name": "x", "arguments": "{}"}}] * (MAX_TOOL_CALLS + 1)
+    for calls in ([call], many):
+        body = completion({"role": "assistant", "content": "", "tool_calls": calls})
+        acts = LlmActivities(provider(functools.partial(answering, body)))
+        reply = await ActivityEnvironment().run(acts.complete, request())
+        assert reply.rejected is not None and reply.tool_calls == ()
+        assert len(reply.model_dump_json()) < 1000

@@ -8,9 +8,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 
-from core.guardrails import ContextSettings, RunBudgets, UserDayBudget
+from core.guardrails import ContextSettings, PriceOverride, RunBudgets, UserDayBudget
 from core.models import (
     AgentLimits,
     AgentRequest,
@@ -20,10 +20,9 @@ from core.models import (
     RunState,
     ToolOutcome,
 )
-from tests.conftest import Harness, scripted_provider
-from tests.history_facts import scheduled_activities
+from tests.conftest import Harness, result_or_task_failure, scripted_provider, strict_worker
+from tests.history_facts import attempts_by_activity, scheduled_activities
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
-from worker import build_worker
 from workflows.ledger import LedgerBalance, ledger_day, ledger_id
 
 PRICED = ModelSettings(model="gpt-4o-mini")  # 0.15 / 0.60 USD per million tokens
@@ -48,16 +47,24 @@ def lookups(n: int) -> list[Any]:
 
 async def run_request(harness: Harness, request: AgentRequest, script: list[Any], **kw: Any) -> AgentResult:
     """Run a full AgentRequest (not just a task) on a fresh queue; returns the result."""
+    result, _ = await run_request_with_history(harness, request, script, **kw)
+    return result
+
+
+async def run_request_with_history(
+    harness: Harness, request: AgentRequest, script: list[Any], **kw: Any
+) -> tuple[AgentResult, WorkflowHistory]:
+    """Run a full AgentRequest (not just a task) on a fresh queue; returns the result and history."""
     queue, wid = f"tq-{uuid.uuid4().hex[:8]}", kw.pop("workflow_id", f"g-{uuid.uuid4().hex[:8]}")
     provider = scripted_provider({request.task: script})
-    async with build_worker(harness.env.client, queue, provider, harness.store, max_cached_workflows=0):
+    async with strict_worker(harness.env.client, queue, provider, harness.store):
         handle = await harness.env.client.start_workflow(
             "AgentWorkflow", request, id=wid, task_queue=queue, result_type=AgentResult
         )
         if "during" in kw:
             await kw["during"](handle)
-        result: AgentResult = await handle.result()
-    return result
+        result: AgentResult = await result_or_task_failure(handle)
+    return result, await handle.fetch_history()
 
 
 async def test_token_budget_stops_before_it_is_exceeded(harness: Harness) -> None:
@@ -101,10 +108,24 @@ async def test_deadline_is_checked_before_the_next_call(harness: Harness) -> Non
 
 
 async def test_unknown_model_is_refused_before_any_spend(harness: Harness) -> None:
+    """The worker refuses a model it cannot price before calling it: one attempt, a typed FAILED run."""
     request = AgentRequest(task="unpriced", model=ModelSettings(model="gpt-9-unpriced"))
-    result = await run_request(harness, request, [answer("never")])
-    assert (result.status, result.stop_reason, result.turns) == (RunState.FAILED, "InvalidInputError", 0)
-    assert "no price" in result.answer
+    result, history = await run_request_with_history(harness, request, [answer("never")])
+    assert (result.status, result.stop_reason) == (RunState.FAILED, "InvalidInputError")
+    assert "no price" in result.answer and result.cost_usd == 0 and result.usage.total == 0
+    assert attempts_by_activity(history)["llm.complete"] == 1  # never retried
+
+
+async def test_a_run_priced_by_itself_is_charged_its_own_price(harness: Harness) -> None:
+    """A run may price a model the worker cannot (budgets.price): the quote travels with the request."""
+    price = PriceOverride(input_per_mtok=2.0, output_per_mtok=4.0)
+    request = AgentRequest(
+        task="self-priced", model=ModelSettings(model="gpt-9-unpriced"), budgets=RunBudgets(price=price)
+    )
+    result = await run_request(harness, request, [answer("Priced and done.")])
+    assert result.status == RunState.COMPLETED and result.usage.total > 0
+    expected = (result.usage.prompt_tokens * 2.0 + result.usage.completion_tokens * 4.0) / 1e6
+    assert abs(result.cost_usd - expected) < 1e-9
 
 
 async def test_repeated_call_gets_its_result_then_the_run_stops_as_a_loop(harness: Harness) -> None:
@@ -146,7 +167,7 @@ async def test_daily_ledger_stays_exact_under_five_concurrent_runs_of_one_user(h
     limit = UserDayBudget(max_cost_usd=0.0025)
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     scripts = {f"ledger run {i}": [*lookups(6), answer("ok")] for i in range(5)}
-    async with build_worker(harness.env.client, queue, scripted_provider(scripts), harness.store):
+    async with strict_worker(harness.env.client, queue, scripted_provider(scripts), harness.store):
         handles = [
             await harness.env.client.start_workflow(
                 "AgentWorkflow",

@@ -165,6 +165,10 @@ async def test_hostile_tool_arguments(harness: Harness, category: str, text: str
         assert result.stop_reason and not result.tool_calls
         await assert_store_sound(harness.store, before)
         return
+    if not result.tool_calls:  # the reply was too large to carry: refused whole, nothing ran
+        assert result.steps[0].error and "are accepted" in result.steps[0].error
+        await assert_store_sound(harness.store, before)
+        return
     by_tool = {r.tool: r for r in result.tool_calls}
     assert by_tool["initiate_refund"].outcome in (ToolOutcome.REJECTED, ToolOutcome.ERROR, ToolOutcome.DENIED)
     ticket = [r for r in result.tool_calls if r.tool == "create_support_ticket"]
@@ -177,7 +181,7 @@ async def test_model_reply_with_non_utf8_bytes_fails_typed(harness: Harness) -> 
     COUNTS["non_utf8"] += 1
     garbage = b'{"choices": [{"message": {"content": "\xff\xfe\xc3\x28"}}]}'
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=garbage))
-    provider = OpenAIProvider(SCRIPTED_URL, default_model="x", transport=transport)
+    provider = OpenAIProvider(SCRIPTED_URL, default_model="scripted", transport=transport)
     before = await counts(harness.store)
     result, _ = await harness.run("non-utf8 reply", [], provider=provider)
     assert result.status in (RunState.COMPLETED, RunState.FAILED)

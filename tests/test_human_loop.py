@@ -22,10 +22,9 @@ from core.models import (
     RunStatus,
     ToolOutcome,
 )
-from tests.conftest import Harness, scripted_provider
+from tests.conftest import Harness, scripted_provider, strict_worker
 from tests.history_facts import scheduled_activities
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
-from worker import build_worker
 from workflows.approval import args_sha256
 
 REFUND_ARGS = {
@@ -58,12 +57,8 @@ async def test_approval_that_races_ahead_of_its_request_is_applied(harness: Harn
         call_id="t1-1", approver="alice", args_sha256=args_sha256("initiate_refund", REFUND_ARGS)
     )
     queue = "tq-early"
-    async with build_worker(
-        harness.env.client,
-        queue,
-        scripted_provider({"early": [calls(REFUND), answer("ok")]}),
-        harness.store,
-        max_cached_workflows=0,
+    async with strict_worker(
+        harness.env.client, queue, scripted_provider({"early": [calls(REFUND), answer("ok")]}), harness.store
     ):
         result = await harness.env.client.execute_workflow(
             "AgentWorkflow",
@@ -234,7 +229,7 @@ async def test_a_day_long_wait_survives_a_worker_restart(harness: Harness) -> No
     queue = "tq-restart"
     provider = scripted_provider({"restart": [calls(REFUND), answer("unused")]})
     request = AgentRequest(task="restart while waiting", limits=AgentLimits(escalation_timeout_s=3600))
-    async with build_worker(harness.env.client, queue, provider, harness.store, max_cached_workflows=0):
+    async with strict_worker(harness.env.client, queue, provider, harness.store):
         handle = await harness.env.client.start_workflow(
             "AgentWorkflow", request, id="restart-wait", task_queue=queue, result_type=AgentResult
         )
@@ -242,7 +237,7 @@ async def test_a_day_long_wait_survives_a_worker_restart(harness: Harness) -> No
     # No worker now: the waiting run holds no slot anywhere. Hours pass (the test server will not
     # skip past a timer whose workflow task nobody can run, so stop before the 12 h reminder).
     await harness.env.sleep(timedelta(hours=11))
-    async with build_worker(harness.env.client, queue, provider, harness.store, max_cached_workflows=0):
+    async with strict_worker(harness.env.client, queue, provider, harness.store):
         result = await handle.result()
     assert result.tool_calls[0].outcome == ToolOutcome.DENIED
     assert result.status == RunState.ESCALATED_UNRESOLVED

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.guardrails import UserDayBudget
+from core.worker_options import worker_options
 from workflows.ledger import (
     LedgerActivities,
     LedgerBalance,
@@ -36,8 +37,7 @@ async def ledger(env: WorkflowEnvironment) -> AsyncIterator[LedgerActivities]:
         env.client,
         task_queue=queue,
         workflows=[UserDayLedgerWorkflow],
-        max_cached_workflows=0,  # every task replays: determinism is tested
-        workflow_failure_exception_types=[Exception],
+        **worker_options({}, strict=True),  # production's options; every task replays
     )
     async with worker:
         yield LedgerActivities(env.client, queue)

@@ -21,10 +21,9 @@ from activities.toolsets import SCHEMAS, TOOLSETS
 from core.errors import NotFoundError, TransientError
 from core.models import AgentLimits, AgentRequest, AgentResult, RunState, ToolOutcome
 from core.toolspec import ToolContext, ToolRegistry, ToolSpec
-from tests.conftest import scripted_provider
+from tests.conftest import scripted_provider, strict_worker
 from tests.history_facts import scheduled_activities
 from tests.test_replay import replayer
-from worker import build_worker
 
 ATTEMPTS: Counter[str] = Counter()
 
@@ -62,13 +61,11 @@ async def run(
     env: WorkflowEnvironment, store: Store, toolset: str, script: list[ScriptedReply]
 ) -> tuple[AgentResult, WorkflowHistory]:
     queue = f"tq-{uuid.uuid4().hex[:8]}"
-    worker = build_worker(
+    worker = strict_worker(
         env.client,
         queue,
         scripted_provider({"local tools": script}),
         store,
-        max_cached_workflows=0,  # every task replays: the local-activity markers must replay too
-        workflow_failure_exception_types=[Exception],
     )
     async with worker:
         handle = await env.client.start_workflow(

@@ -253,7 +253,7 @@ async def test_read_timeout_is_transient() -> None:
 
 
 async def test_real_refused_connection_is_transient() -> None:
-    p = OpenAIProvider("http://127.0.0.1:9/v1", default_model="m", api_key=KEY)
+    p = OpenAIProvider("http://127.0.0.1:9/v1", default_model="gpt-4o-mini", api_key=KEY)
     with pytest.raises(TransientError, match=r"unreachable at http://127\.0\.0\.1:9/v1"):
         await p.complete(request())
     await p.aclose()
@@ -293,8 +293,20 @@ async def test_activity_turns_unclassified_crashes_into_transient() -> None:
     assert KEY not in str(info.value)
 
 
-async def test_activity_truncates_oversized_content() -> None:
-    body = completion({"content": "é" * 40_000})
-    acts = LlmActivities(provider(lambda r: httpx.Response(200, json=body)), max_content_bytes=1000)
+async def test_an_oversized_reply_is_refused_whole_and_keeps_none_of_its_text() -> None:
+    body = completion({"content": "é" * 40_000}, usage={"prompt_tokens": 10, "completion_tokens": 9000})
+    acts = LlmActivities(provider(lambda r: httpx.Response(200, json=body)))
     resp = await ActivityEnvironment().run(acts.complete, request())
-    assert len(resp.content.encode()) < 1100 and "[truncated:" in resp.content
+    assert resp.content == "" and resp.tool_calls == () and "é" not in resp.model_dump_json()
+    assert resp.rejected is not None and "40000 characters" in resp.rejected
+    assert resp.usage.completion_tokens == 9000  # what it cost is still counted
+
+
+async def test_oversized_tool_arguments_are_refused_and_never_carried() -> None:
+    huge = json.dumps({"transaction_id": "pay_" + "A" * 100_000})
+    native = [{"id": "c1", "type": "function", "function": {"name": "get_transaction", "arguments": huge}}]
+    body = completion({"content": None, "tool_calls": native})
+    acts = LlmActivities(provider(lambda r: httpx.Response(200, json=body)))
+    resp = await ActivityEnvironment().run(acts.complete, request())
+    assert resp.tool_calls == () and resp.rejected is not None and "get_transaction" in resp.rejected
+    assert len(resp.model_dump_json()) < 1_000  # before: a 256 KB LlmResponse in history

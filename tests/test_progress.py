@@ -19,10 +19,9 @@ from cli import runs
 from core.guardrails import ContextSettings
 from core.models import AgentLimits, AgentRequest, AgentResult, ApproveSignal, PendingApproval, RunState
 from core.progress import PAGE_EVENTS, ProgressEvent, ProgressKind
-from tests.conftest import BIN, Harness, register_search_attributes, scripted_provider
+from tests.conftest import BIN, Harness, register_search_attributes, scripted_provider, strict_worker
 from tests.test_agent_workflow import REFUND, answer, call, calls
 from tests.test_guardrails_workflow import lookups
-from worker import build_worker
 from workflows.progress import ProgressLog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +123,7 @@ async def test_follow_keeps_up_across_continue_as_new(store: Store) -> None:
         )
         provider = scripted_provider({request.task: [*lookups(7), answer("All seven checked.")]})
         lines: list[str] = []
-        async with build_worker(env.client, "follow-can", provider, store, max_cached_workflows=0):
+        async with strict_worker(env.client, "follow-can", provider, store):
             handle = await env.client.start_workflow(
                 "AgentWorkflow",
                 request,

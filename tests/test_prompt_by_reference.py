@@ -62,7 +62,7 @@ async def test_an_unknown_reference_is_a_final_invalid_input_error(
 ) -> None:
     with pytest.raises(InvalidInputError, match=named):
         expanded(slim(**overrides))
-    provider = OpenAIProvider("http://scripted.invalid/v1", default_model="m")
+    provider = OpenAIProvider("http://scripted.invalid/v1", default_model="scripted")
     with pytest.raises(ApplicationError) as caught:
         await LlmActivities(provider).complete(slim(**overrides))
     await provider.aclose()

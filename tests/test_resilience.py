@@ -27,6 +27,7 @@ from activities.tools.models import KbHit, SearchResult
 from activities.tools.payload import MAX_RESULT_BYTES, json_size
 from core.models import AgentLimits, AgentRequest, AgentResult, RunState, ToolOutcome
 from core.toolspec import Handler, ToolContext, ToolRegistry
+from core.worker_options import worker_options
 from tests.conftest import Harness, scripted_provider
 from tests.history_facts import attempts_by_activity
 from tests.test_agent_workflow import answer, call, calls
@@ -79,8 +80,7 @@ async def worker(
         task_queue=queue,
         workflows=[AgentWorkflow],
         activities=[LlmActivities(scripted_provider(scripts)).complete, *activities],
-        max_cached_workflows=0,  # every workflow task replays from history
-        workflow_failure_exception_types=[Exception],
+        **worker_options({}, strict=True),  # production's options; every task replays
     ):
         yield Runs(harness, queue)
 

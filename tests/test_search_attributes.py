@@ -11,10 +11,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.tools.store import Store
 from core import search_attributes as sa
 from core.models import AgentLimits, AgentRequest, AgentResult, RunState
-from tests.conftest import Harness, scripted_provider
+from tests.conftest import Harness, scripted_provider, strict_worker
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
 from tests.test_guardrails_workflow import lookups
-from worker import build_worker
 from workflows.agent_base import PUBLISH_INTERVAL
 from workflows.prompts import PROMPT_VERSION
 
@@ -52,7 +51,7 @@ async def test_a_run_started_with_its_attributes_upserts_once(env: WorkflowEnvir
     task = "started with attributes"
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     request = AgentRequest(task=task, user_id="sam", limits=AgentLimits(max_turns=6))
-    async with build_worker(
+    async with strict_worker(
         env.client, queue, scripted_provider({task: [*lookups(3), answer("Done.")]}), store
     ):
         handle = await env.client.start_workflow(

@@ -17,8 +17,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.tools.store import Store
 from core.config import ConfigError
 from core.gc_tuning import DEFAULT_THRESHOLD, tune_gc
-from core.worker_options import MAX_CACHED_WORKFLOWS, worker_options
-from tests.conftest import scripted_provider
+from core.worker_options import MAX_CACHED_WORKFLOWS, WORKFLOW_FAILURE_TYPES, worker_options
+from tests.conftest import scripted_provider, strict_worker
 from worker import build_worker
 
 
@@ -39,10 +39,17 @@ def test_a_bad_runner_is_refused_with_its_name() -> None:
         worker_options({"AGENT_WORKFLOW_RUNNER": "fast"})
 
 
-async def test_the_test_harness_worker_stays_sandboxed(env: WorkflowEnvironment, tmp_path: Path) -> None:
-    """build_worker adds no runner: tests get the SDK's sandbox, so a determinism bug still fails them."""
-    worker = build_worker(env.client, "tq-options", scripted_provider({}), Store.open(tmp_path))
-    assert isinstance(worker.config().get("workflow_runner"), SandboxedWorkflowRunner)
+async def test_tests_run_production_options_made_strict(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    """build_worker starts from production's options; tests add the sandbox and replay every task,
+    and keep production's failure rule (no test-only failure types that would hide a hang)."""
+    store = Store.open(tmp_path)
+    production = build_worker(env.client, "tq-options", scripted_provider({}), store).config()
+    strict = strict_worker(env.client, "tq-options-strict", scripted_provider({}), store).config()
+    assert isinstance(production.get("workflow_runner"), UnsandboxedWorkflowRunner)
+    assert isinstance(strict.get("workflow_runner"), SandboxedWorkflowRunner)
+    assert (production.get("max_cached_workflows"), strict.get("max_cached_workflows")) == (1000, 0)
+    failure_types = production.get("workflow_failure_exception_types")
+    assert failure_types == strict.get("workflow_failure_exception_types") == WORKFLOW_FAILURE_TYPES
 
 
 # ── the worker process's garbage collector (core/gc_tuning.py) ─────────────

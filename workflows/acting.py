@@ -43,6 +43,8 @@ async def execute(
         "retry_policy": spec.retry_policy(),
         "summary": summary,
     }
+    if spec.heartbeat_timeout is not None and not spec.local:
+        options["heartbeat_timeout"] = spec.heartbeat_timeout
     if spec.local and not precheck and workflow.patched(LOCAL_TOOLS_PATCH):
         try:
             local: m.ToolOutput = await workflow.execute_local_activity(

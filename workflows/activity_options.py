@@ -12,6 +12,9 @@ from core.errors import NON_RETRYABLE_TYPE_NAMES, TransientError
 
 # A small local model on 2 cores can take a minute on a long prompt; hosted models are far faster.
 LLM_TIMEOUT = timedelta(minutes=5)
+# The activity beats every 2 s while it waits for the model (activities/heartbeat.py): a killed worker's
+# call is retried on a live one after this long instead of after LLM_TIMEOUT.
+LLM_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Provider-side retries are off: Temporal owns them, so every attempt shows in history.
 LLM_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

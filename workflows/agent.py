@@ -12,12 +12,12 @@ with workflow.unsafe.imports_passed_through():
     # Pydantic models and the tool catalog are pure and heavy: import once, not per sandboxed run.
     from activities.toolsets import IRREVERSIBLE, TOOLSETS
     from core import models as m
-    from core.errors import BudgetExceededError, InvalidInputError
+    from core.errors import AgentError, BudgetExceededError, InvalidInputError
     from core.models import ProgressPage
     from core.progress import ProgressKind
-    from workflows import carry, critic, escalation, events, metrics, prompts
+    from workflows import budgets, carry, critic, escalation, events, metrics, observations, prompts
     from workflows.acting import ToolRunner, short
-    from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT, failure_of
+    from workflows.activity_options import LLM_HEARTBEAT_TIMEOUT, LLM_RETRY, LLM_TIMEOUT, failure_of
     from workflows.outcome import Stop, partial_answer
     from workflows.routing import RoutedCall, renumber, route
 
@@ -67,10 +67,21 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             raise Stop(m.RunState.BUDGET_EXHAUSTED, partial_answer(self._turn, self._calls), "max_turns")
         except Stop as stop:
             return self._finish(stop)
+        except AgentError as err:
+            # The rule of core/worker_options.py: our taxonomy in workflow code ends the run, typed.
+            answer = f"The run stopped ({err.type_name}): {err.message}"
+            return self._finish(Stop(m.RunState.FAILED, answer, err.type_name))
 
     async def _step(self, turn: int, runner: ToolRunner) -> None:
         """One ReAct turn: think, then act on the proposed calls (raises Stop to end the run)."""
         reply = await self._think(turn)
+        if reply.rejected is not None:
+            # Too large to carry: nothing of it was kept; the model reads why, as a typed observation.
+            refusal = observations.failure(InvalidInputError.__name__, reply.rejected)
+            self._messages.append(
+                m.ChatMessage(role="user", content=prompts.REJECTED_REPLY.format(why=refusal))
+            )
+            return
         if reply.parse_error is not None or (not reply.tool_calls and not reply.content.strip()):
             # Bad model output is data: the model is told and the turn budget bounds the retries.
             if reply.finish_reason == "length":
@@ -144,6 +155,7 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             settings=self._request.model,
             prompt_version=prompts.PROMPT_VERSION,
             system_by_version=by_version,
+            price=budgets.quote_of_override(self._request.run_budgets().price),
         )
 
     async def _think(self, turn: int) -> m.LlmResponse:
@@ -170,6 +182,7 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
                 request,
                 result_type=m.LlmResponse,
                 start_to_close_timeout=LLM_TIMEOUT,
+                heartbeat_timeout=LLM_HEARTBEAT_TIMEOUT,
                 retry_policy=LLM_RETRY,
                 summary=f"turn {turn}",
             )
@@ -197,7 +210,7 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             tokens=reply.usage,
             cost_usd=reply.cost_usd,
             latency_ms=(workflow.now() - started).total_seconds() * 1000,
-            error=reply.parse_error,
+            error=reply.parse_error or reply.rejected,
         )
         self._steps.append(step)
         self._progress.add(
@@ -205,7 +218,7 @@ class AgentWorkflow(GuardedSteps, EscalationSteps):
             ProgressKind.THOUGHT,
             turn,
             "; ".join(step.actions),
-            outcome="unparseable" if reply.parse_error else None,
+            outcome="rejected" if reply.rejected else "unparseable" if reply.parse_error else None,
             latency_ms=round(step.latency_ms, 1),
             tokens=reply.usage.total,
             detail=" ".join(reply.content.split())[:200],

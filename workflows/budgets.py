@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from core.errors import InvalidInputError
 from core.guardrails import BudgetName, BudgetUse, ExhaustedBudget, PriceOverride, RunBudgets
-from core.models import TokenUsage
-from core.pricing import CEILING_PRICE, PRICE_TABLE_VERSION, ModelPrice, cost_at, price_of
+from core.models import LlmResponse, PriceQuote, TokenUsage
+from core.pricing import CEILING_PRICE, ModelPrice, cost_at, price_of
 
 
 class CallEstimate(NamedTuple):
@@ -24,23 +23,35 @@ class CallEstimate(NamedTuple):
 
 
 def resolve_price(model: str | None, override: PriceOverride | None = None) -> ModelPrice:
-    """The price a run is charged at; an unknown model is refused unless an explicit price is given.
+    """The price a run estimates its next call at, until a reply names the price it was charged.
 
-    `model=None` means "the worker's default", unknown inside the workflow: estimate at the table's
-    ceiling until the first reply names the served model, then resolve again with that name.
+    The worker decides prices (activities/llm/prices.py) and refuses a model it cannot price, so this
+    never refuses: an explicit override wins, a model the table knows is estimated at its price, and
+    any other (`None`, the worker's default, or a model only the worker's catalogue knows) at the
+    table's ceiling. Each reply's quote (`LlmResponse.price`) then prices the run exactly.
     """
     if override is not None:
         return ModelPrice(override.input_per_mtok, override.output_per_mtok)
-    if model is None:
-        return CEILING_PRICE
-    price = price_of(model)
-    if price is None:
-        raise InvalidInputError(
-            f"model {model!r} has no price in the price table (version {PRICE_TABLE_VERSION}); "
-            "add it to core/pricing.py or pass budgets.price={input_per_mtok, output_per_mtok}",
-            details={"model": model, "price_table": PRICE_TABLE_VERSION},
-        )
-    return price
+    return (price_of(model) if model is not None else None) or CEILING_PRICE
+
+
+def price_of_reply(reply: LlmResponse, override: PriceOverride | None) -> ModelPrice | None:
+    """What a reply was charged at: the run's override, else the quote it carries (None if it has none)."""
+    if override is not None:
+        return ModelPrice(override.input_per_mtok, override.output_per_mtok)
+    quote = reply.price
+    return ModelPrice(quote.input_per_mtok, quote.output_per_mtok) if quote is not None else None
+
+
+def quote_of_override(override: PriceOverride | None) -> PriceQuote | None:
+    """The run's own price as the worker charges it (LlmRequest.price), or None for the worker's."""
+    if override is None:
+        return None
+    return PriceQuote(
+        input_per_mtok=override.input_per_mtok,
+        output_per_mtok=override.output_per_mtok,
+        source="budgets.price",
+    )
 
 
 def estimate_call(prompt_tokens_estimate: int, max_output_tokens: int, price: ModelPrice) -> CallEstimate:

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from core.guardrails import BudgetUse, ExhaustedBudget, LoopState, UserDayBudget
     from core.pricing import ModelPrice
     from workflows import budgets, context_window
-    from workflows.activity_options import LLM_RETRY, LLM_TIMEOUT
+    from workflows.activity_options import LLM_HEARTBEAT_TIMEOUT, LLM_RETRY, LLM_TIMEOUT
     from workflows.ledger import LedgerCall, ReserveResult, ledger_day
     from workflows.loop_detect import LoopDetector
 
@@ -46,7 +46,7 @@ class Guard:
         self._estimate = budgets.CallEstimate(0, 0.0)
         self._user, self._user_budget = request.user_id, request.user_budget
         self._day = ledger_day(started_at)
-        # Raises InvalidInputError for a model without a price: cost can never be silently zero.
+        # An estimate until the first reply carries the price it was charged (the worker's quote).
         self.price: ModelPrice = budgets.resolve_price(
             request.model.model or self.served_model, self._override
         )
@@ -82,6 +82,7 @@ class Guard:
             previous_summary=self.summary,
             turns=folded,
             settings=self._settings,
+            price=budgets.quote_of_override(self._override),
         )
         try:
             result = await workflow.execute_activity(
@@ -89,6 +90,7 @@ class Guard:
                 request,
                 result_type=SummarizeResult,
                 start_to_close_timeout=SUMMARIZE_TIMEOUT,
+                heartbeat_timeout=LLM_HEARTBEAT_TIMEOUT,
                 retry_policy=LLM_RETRY,
                 summary="fold old turns",
             )
@@ -150,7 +152,12 @@ class Guard:
 
     def after_call(self, reply: m.LlmResponse) -> float:
         """Record a reply's spend (at the run's price table) and calibrate the token estimate."""
-        if self.served_model is None and reply.model and self._settings.model is None:
+        charged = budgets.price_of_reply(reply, self._override)
+        if charged is not None:
+            self.price = charged
+            self.served_model = self.served_model or reply.model or None
+        elif self.served_model is None and reply.model and self._settings.model is None:
+            # Replies recorded before quotes travelled with them: priced by the table, as they were.
             self.served_model = reply.model
             self.price = budgets.resolve_price(reply.model, self._override)
         cost = budgets.actual_cost(self.price, reply.usage)

@@ -35,6 +35,11 @@ UNPARSEABLE_REPLY = (
     'Reply with only JSON: {{"name": "<tool name>", "arguments": {{...}}}}, or with a plain-text answer.'
 )
 
+REJECTED_REPLY = (
+    "Your last reply was refused and discarded: {why} Reply again, briefly: only the JSON of one tool "
+    "call with short arguments, or a final answer of 2 to 4 sentences."
+)
+
 CUT_OFF_REPLY = (
     "Your last reply was cut off because it was too long. Reply again, briefly: only the JSON of one tool "
     "call, or a final answer of 2 to 4 sentences."

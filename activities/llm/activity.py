@@ -5,17 +5,23 @@ from __future__ import annotations
 from typing import Protocol
 
 import structlog
+from pydantic_core import to_json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeating
 from activities.llm.expand import expanded
 from core.errors import AgentError, PayloadTooLargeError, TransientError
 from core.models import LlmRequest, LlmResponse
 
 log = structlog.get_logger(__name__)
 
-# Far below Temporal's 2 MB payload limit, and far above any useful single reply.
-MAX_CONTENT_BYTES = 32 * 1024
+# The largest reply the loop carries on, in characters: more is refused whole (never kept in history)
+# and the model is told, as a typed InvalidInputError, to answer briefly. A useful answer or tool call
+# is a few hundred characters; the limits leave a wide margin.
+MAX_REPLY_CHARS = 16_000
+MAX_ARGUMENTS_CHARS = 8_000  # bytes of the JSON of one tool call's arguments
+MAX_TOOL_CALLS = 32  # calls in one reply
 # Temporal rejects payloads over 2 MB; truncation keeps replies far below, this is the last line.
 MAX_PAYLOAD_BYTES = 1_500_000
 # An unclassified crash is probably a bug: one retry covers a blip, more would only repeat the bug.
@@ -29,16 +35,15 @@ class LlmProvider(Protocol):
 class LlmActivities:
     """Holds one provider; the worker registers `complete` under the stable name `llm.complete`."""
 
-    def __init__(self, provider: LlmProvider, *, max_content_bytes: int = MAX_CONTENT_BYTES) -> None:
+    def __init__(self, provider: LlmProvider) -> None:
         self.provider = provider
-        self.max_content_bytes = max_content_bytes
 
     @activity.defn(name="llm.complete")
     async def complete(self, req: LlmRequest) -> LlmResponse:
         attempt = activity.info().attempt if activity.in_activity() else 1
         # llm.request / llm.response are logged by the activity interceptor, with full context.
         try:
-            response = await self.provider.complete(expanded(req))
+            response = await heartbeating(self.provider.complete(expanded(req)))
         except AgentError as err:
             log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
             raise err.to_application_error() from err
@@ -53,18 +58,43 @@ class LlmActivities:
                 error=str(exc)[:500],
             )
             raise unclassified(exc, attempt) from exc
-        response = checked(truncate_content(response, self.max_content_bytes))
+        response = checked(bounded(response))
         return response
 
 
-def truncate_content(response: LlmResponse, max_bytes: int) -> LlmResponse:
-    """Cut an oversized completion so the payload can never exceed Temporal's limits."""
-    encoded = response.content.encode()
-    if len(encoded) <= max_bytes:
+def bounded(response: LlmResponse) -> LlmResponse:
+    """The reply, or a refusal of it that keeps none of its text when it is larger than the loop carries."""
+    too_long = oversized(response)
+    if too_long is None:
         return response
-    kept = encoded[:max_bytes].decode(errors="ignore")
-    note = f"\n[truncated: {len(encoded) - len(kept.encode())} bytes of the reply omitted]"
-    return response.model_copy(update={"content": kept + note})
+    log.warning("llm.reply_rejected", reason=too_long)
+    return LlmResponse(
+        usage=response.usage,
+        model=response.model,
+        finish_reason=response.finish_reason,
+        latency_ms=response.latency_ms,
+        cost_usd=response.cost_usd,
+        price=response.price,
+        rejected=too_long,
+    )
+
+
+def oversized(response: LlmResponse) -> str | None:
+    """Why a reply is too large to carry on, or None."""
+    if len(response.content) > MAX_REPLY_CHARS:
+        return f"the reply has {len(response.content)} characters; at most {MAX_REPLY_CHARS} are accepted"
+    if len(response.tool_calls) > MAX_TOOL_CALLS:
+        return (
+            f"the reply asks for {len(response.tool_calls)} tool calls; at most {MAX_TOOL_CALLS} are accepted"
+        )
+    for call in response.tool_calls:
+        size = len(to_json(call.arguments))
+        if size > MAX_ARGUMENTS_CHARS:
+            return (
+                f"the arguments of {call.name} are {size} bytes of JSON; at most "
+                f"{MAX_ARGUMENTS_CHARS} are accepted"
+            )
+    return None
 
 
 def unclassified(exc: Exception, attempt: int) -> ApplicationError:

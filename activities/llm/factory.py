@@ -8,11 +8,22 @@ from contextlib import asynccontextmanager
 
 from activities.llm.local_model import MODEL_NAME, LocalModelServer, ensure_model_file
 from activities.llm.openai_provider import OpenAIProvider
+from activities.llm.prices import PriceBook
 from activities.llm.scripted import DemoPolicy, ScriptBook, ScriptedTransport
 from core.config import ConfigError, Settings
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 SCRIPTED_BASE_URL = "http://scripted.invalid/v1"  # never resolved: the transport answers in-process
+
+
+def price_book(settings: Settings) -> PriceBook:
+    """The prices of the worker's provider; `require_default()` refuses a model nobody can price."""
+    if settings.llm_provider == "scripted":
+        return PriceBook("scripted")
+    if settings.llm_provider == "local":
+        return PriceBook(MODEL_NAME)
+    model = settings.llm_model or DEFAULT_OPENAI_MODEL
+    return PriceBook(model, explicit=settings.llm_price, base_url=settings.llm_base_url)
 
 
 def build_provider(
@@ -25,10 +36,11 @@ def build_provider(
     if settings.llm_provider == "openai":
         if not settings.llm_base_url:
             raise ConfigError("LLM_PROVIDER=openai needs LLM_BASE_URL")
+        model = settings.llm_model or DEFAULT_OPENAI_MODEL
+        prices = PriceBook(model, explicit=settings.llm_price, base_url=settings.llm_base_url)
+        prices.require_default()  # a model nobody can price stops the worker here, before it polls
         return OpenAIProvider(
-            settings.llm_base_url,
-            api_key=settings.llm_api_key,
-            default_model=settings.llm_model or DEFAULT_OPENAI_MODEL,
+            settings.llm_base_url, api_key=settings.llm_api_key, default_model=model, prices=prices
         )
     if local_base_url is None:
         raise ConfigError("LLM_PROVIDER=local: start the model with open_provider(settings)")

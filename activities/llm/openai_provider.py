@@ -16,6 +16,7 @@ import httpx
 from pydantic_core import from_json, to_json
 
 from activities.llm.parsing import parse_arguments, parse_tool_calls
+from activities.llm.prices import PriceBook
 from core.errors import (
     AgentError,
     AuthError,
@@ -25,8 +26,8 @@ from core.errors import (
     RateLimitedError,
     TransientError,
 )
-from core.models import ChatMessage, LlmRequest, LlmResponse, TokenUsage, ToolCall
-from core.pricing import cost_usd
+from core.models import ChatMessage, LlmRequest, LlmResponse, PriceQuote, TokenUsage, ToolCall
+from core.pricing import cost_at
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
 
@@ -42,11 +43,13 @@ class OpenAIProvider:
         api_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        prices: PriceBook | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Parsed once: httpx parses a str URL on every request (~15 µs, a tenth of a scripted call).
         self._completions_url = httpx.URL(f"{self.base_url}/chat/completions")
         self.default_model = default_model
+        self.prices = prices or PriceBook(default_model, base_url=self.base_url)
         # Every request is a JSON body this class encodes itself (see complete), so httpx cannot type it.
         headers = {"Content-Type": "application/json"}
         if api_key:
@@ -62,6 +65,14 @@ class OpenAIProvider:
 
     async def complete(self, req: LlmRequest) -> LlmResponse:
         model = req.settings.model or self.default_model
+        price = req.price or self.prices.quote(model)
+        if price is None:
+            # Refused before the call: a reply nobody can price would make the run's cost a silent zero.
+            raise InvalidInputError(
+                f"model {model!r} has no price on this worker; ask for {self.default_model!r} or give "
+                "the run budgets.price",
+                details={"model": model},
+            )
         body = build_request_body(req, model)
         started = time.monotonic()
         try:
@@ -78,7 +89,7 @@ class OpenAIProvider:
         except ValueError:
             # Not JSON at all: a proxy or a half-started server answered; worth another attempt.
             raise TransientError(f"provider at {self.base_url} returned a non-JSON body (HTTP 200)") from None
-        return parse_completion(data, req, model=model, latency_ms=latency_ms)
+        return parse_completion(data, req, model=model, latency_ms=latency_ms, price=price)
 
 
 def build_request_body(req: LlmRequest, model: str) -> dict[str, Any]:
@@ -120,7 +131,9 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     return out
 
 
-def parse_completion(data: Any, req: LlmRequest, *, model: str, latency_ms: float) -> LlmResponse:
+def parse_completion(
+    data: Any, req: LlmRequest, *, model: str, latency_ms: float, price: PriceQuote
+) -> LlmResponse:
     """Turn a 200 body into an LlmResponse; a malformed body becomes `parse_error`, not an exception."""
     served_model = str(data.get("model") or model) if isinstance(data, dict) else model
     choice = _first_choice(data)
@@ -130,7 +143,8 @@ def parse_completion(data: Any, req: LlmRequest, *, model: str, latency_ms: floa
             model=served_model,
             usage=usage,
             latency_ms=latency_ms,
-            cost_usd=cost_usd(served_model, usage),
+            cost_usd=cost_at(price, usage),
+            price=price,
             parse_error="provider response had no choices",
         )
     raw_message = choice.get("message")
@@ -154,7 +168,8 @@ def parse_completion(data: Any, req: LlmRequest, *, model: str, latency_ms: floa
         finish_reason=finish_reason if isinstance(finish_reason, str) else None,
         parse_error=parse_error,
         latency_ms=latency_ms,
-        cost_usd=cost_usd(served_model, usage),
+        cost_usd=cost_at(price, usage),
+        price=price,
     )
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import structlog
 from temporalio import activity
 
+from activities.heartbeat import heartbeating
 from activities.llm.activity import LlmProvider
 from core.errors import AgentError, TransientError
-from core.models import ChatMessage, Frozen, LlmRequest, ModelSettings, TokenUsage
+from core.models import ChatMessage, Frozen, LlmRequest, ModelSettings, PriceQuote, TokenUsage
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +40,7 @@ class SummarizeRequest(Frozen):
     previous_summary: str = ""
     turns: tuple[ChatMessage, ...]
     settings: ModelSettings = ModelSettings()
+    price: PriceQuote | None = None  # the run's own price, as in LlmRequest.price
 
 
 class SummarizeResult(Frozen):
@@ -125,6 +127,7 @@ def summarize_request(req: SummarizeRequest) -> LlmRequest:
         messages=(ChatMessage(role="system", content=INSTRUCTIONS), ChatMessage(role="user", content=user)),
         settings=req.settings,
         prompt_version=SUMMARIZE_PROMPT_VERSION,
+        price=req.price,
     )
 
 
@@ -137,7 +140,7 @@ class SummarizeActivities:
     @activity.defn(name="llm.summarize")
     async def summarize(self, req: SummarizeRequest) -> SummarizeResult:
         try:
-            response = await self.provider.complete(summarize_request(req))
+            response = await heartbeating(self.provider.complete(summarize_request(req)))
         except AgentError as err:
             log.warning("llm.summarize.error", workflow_id=req.workflow_id, error_type=err.type_name)
             raise err.to_application_error() from err

@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.breaker import TIMEOUT, UNCLASSIFIED, BreakerBoard, CircuitBreaker, Clock
+from activities.heartbeat import heartbeating
 from activities.tools.payload import MAX_RESULT_BYTES, fit
 from activities.tools.store import Store
 from core.config import ConfigError
@@ -132,7 +133,9 @@ class _Tool:
             idempotency_key=tool_input.idempotency_key,
             store=self.store,
         )
-        result = (await handler(ctx, args)).model_dump(mode="json")
+        call = handler(ctx, args)
+        model = await (heartbeating(call) if self.spec.heartbeat_timeout is not None else call)
+        result = model.model_dump(mode="json")
         fitted, cut = fit(result, self.budget)
         note = "; ".join(n for n in (degraded, cut) if n) or None
         return ToolOutput(result=fitted, truncated=cut is not None, degraded=degraded is not None, note=note)
