@@ -97,7 +97,8 @@ class Provider:
 
     root: Path
     flags: list[str] = field(default_factory=list)
-    model: str = "scripted"  # a name the price table knows, so the runs' cost stays defined
+    model: str = "acme-hosted-7b"  # a hosted model's name that no price list knows...
+    price: str = "0.20/0.80"  # ...so the worker is given its price (USD per million tokens in/out)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -107,7 +108,12 @@ class Provider:
 
     def env(self) -> dict[str, str]:
         """What a worker needs to call it as a hosted, OpenAI-compatible model."""
-        return {"LLM_PROVIDER": "openai", "LLM_BASE_URL": self.base_url, "LLM_MODEL": self.model}
+        return {
+            "LLM_PROVIDER": "openai",
+            "LLM_BASE_URL": self.base_url,
+            "LLM_MODEL": self.model,
+            "LLM_PRICE": self.price,
+        }
 
     def start(self, timeout: float = 30.0) -> None:
         cmd = [sys.executable, "-m", "bench.fake_provider", "--port", str(self.port), "--model", self.model]
@@ -161,12 +167,14 @@ class WorkerPool:
         pid = identity.split("@", 1)[0]
         return next((s for s in self.alive() if str(self.procs[s].pid) == pid), None)
 
-    def kill(self, slot: int) -> int:
+    def kill(self, slot: int, why: str = "") -> int:
         """SIGKILL one worker (no graceful shutdown, no goodbye); returns its pid."""
         proc = self.procs[slot]
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            with (self.root / "kills.log").open("a") as log:  # for reading histories afterwards
+                log.write(f"{time.time():.3f} {proc.pid} {why}\n")
         return proc.pid
 
     def revive(self) -> list[int]:
@@ -202,6 +210,7 @@ def worker_env(
             "TEMPORAL_ADDRESS": server.address,
             "CHAOS_DIE_AFTER_WRITE": str(die_after_write),
             "CHAOS_EVENTS": str(events),
+            "CHAOS_PROTECTED": str(events.parent / "protected.pids"),
             "AGENT_LOG_LEVEL": "warning",
         }
     )

@@ -67,7 +67,7 @@ def report(
         ("workflow task timeouts (dead worker)", str(wft_timeouts)),
         ("duplicate approvals sent", str(sum(max(0, o.approvals_sent - 1) for o in outcomes))),
         ("time to recovery (next completed run)", summary(recovery_times(faults, outcomes))),
-        *slow_rows(faults.slow_kills),
+        *slow_rows(faults.slow_kills, faults.slow_missed),
         ("sqlite integrity_check", effects.integrity),
         ("wall time", f"{time.monotonic() - started:.1f} s"),
         ("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())),
@@ -79,6 +79,11 @@ def report(
     failures = (
         dups + lost_writes + [f"{o.case.workflow_id}: {o.state}" for o in outcomes if o.state != "completed"]
     )
+    failures += [
+        f"{o.case.workflow_id} ended {o.status} (llm.complete attempt {a.get('llm.complete', 0)}): {o.detail}"
+        for o, a in zip(outcomes, attempts, strict=True)
+        if o.detail
+    ]
     if len(faults.kills) < args.kills:
         failures.append(f"only {len(faults.kills)} of {args.kills} kills happened before the runs ended")
     if restart is None and args.kills > 0:

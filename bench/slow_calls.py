@@ -34,6 +34,7 @@ class CallEnd:
     completed_at: float  # Unix seconds, the server's clock (the same machine as the bench)
     attempt: int
     identity: str
+    started_at: float = 0.0  # when the attempt that completed started
     resumed_at: float | None = None  # the next completed workflow task: the run acted on the answer
 
 
@@ -49,6 +50,13 @@ async def held_call(handle: WorkflowHandle[Any, Any]) -> HeldCall | None:
     return None
 
 
+async def pending(handle: WorkflowHandle[Any, Any], activity_id: str) -> Any | None:
+    """The run's PendingActivityInfo for that activity while it still waits on it, else None."""
+    description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+    infos = description.raw_description.pending_activities
+    return next((info for info in infos if info.activity_id == activity_id), None)
+
+
 async def call_end(client: Client, call: HeldCall) -> CallEnd | None:
     """When that activity completed, and where: its ActivityTaskCompleted and the attempt's start event.
 
@@ -58,7 +66,7 @@ async def call_end(client: Client, call: HeldCall) -> CallEnd | None:
     handle = client.get_workflow_handle(call.workflow_id, run_id=call.run_id)
     history = await handle.fetch_history(rpc_timeout=RPC_TIMEOUT)
     scheduled: int | None = None
-    attempt, identity, completed = 0, "", None
+    attempt, identity, started_at, completed = 0, "", 0.0, None
     for event in history.events:
         at = event.event_time.ToDatetime(tzinfo=UTC).timestamp()
         if event.HasField("activity_task_scheduled_event_attributes"):
@@ -67,10 +75,10 @@ async def call_end(client: Client, call: HeldCall) -> CallEnd | None:
         elif event.HasField("activity_task_started_event_attributes"):
             started = event.activity_task_started_event_attributes
             if started.scheduled_event_id == scheduled:
-                attempt, identity = started.attempt, started.identity
+                attempt, identity, started_at = started.attempt, started.identity, at
         elif event.HasField("activity_task_completed_event_attributes"):
             if event.activity_task_completed_event_attributes.scheduled_event_id == scheduled:
                 completed = at
         elif event.HasField("workflow_task_completed_event_attributes") and completed is not None:
-            return CallEnd(completed, attempt, identity, resumed_at=at)
-    return None if completed is None else CallEnd(completed, attempt, identity)
+            return CallEnd(completed, attempt, identity, started_at, resumed_at=at)
+    return None if completed is None else CallEnd(completed, attempt, identity, started_at)

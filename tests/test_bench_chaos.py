@@ -7,6 +7,7 @@ call came back on another worker and the run completed; they assert no times bey
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def bench(name: str, *args: str, timeout: float = 60) -> subprocess.CompletedPro
 
 def kill(recovery: float | None, attempt: int = 2) -> SlowKill:
     call = HeldCall("chaos-0001", "run", "3", attempt=1, identity="11@vm")
-    end = None if recovery is None else CallEnd(100.0 + recovery, attempt, "12@vm", 100.5 + recovery)
+    end = None if recovery is None else CallEnd(100.0 + recovery, attempt, "12@vm", 110.0, 100.5 + recovery)
     return SlowKill(call, killed_at=100.0, left_s=4.0, end=end)
 
 
@@ -103,3 +104,17 @@ def test_one_run_recovers_from_a_kill_during_its_model_call() -> None:
     assert killed and completed, done.stdout
     assert int(completed.group(1)) >= 2 and completed.group(2) != killed.group(1)
     assert re.search(r"run completed\s+[\d.]+ s after the restart", done.stdout) and "PASS" in done.stdout
+
+
+def test_a_protected_worker_does_not_kill_itself_after_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import chaos_worker
+
+    listed = tmp_path / "protected.pids"
+    monkeypatch.setenv("CHAOS_PROTECTED", str(listed))
+    assert not chaos_worker._protected()  # no file yet
+    listed.write_text(f"1 {os.getpid()}")
+    assert chaos_worker._protected()
+    listed.write_text("1 2")
+    assert not chaos_worker._protected()
