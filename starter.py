@@ -1,4 +1,4 @@
-"""Command-line client for agent runs (DESIGN §4); the logic lives in the `cli` package."""
+"""Command-line client for agent runs (docs/architecture.md); the logic lives in the `cli` package."""
 
 from cli.main import main
 from core.process import exit_now

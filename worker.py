@@ -1,4 +1,4 @@
-"""Worker: wiring only — client, converter, the workflow and every activity on one task queue."""
+"""Worker: wiring only. The agents of AGENT_APPS, their models and dependencies, on one task queue."""
 
 from __future__ import annotations
 
@@ -6,45 +6,73 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.converter import DataConverter
+from temporalio.worker import Replayer, Worker
 
+from activities.breaker import BreakerBoard
 from activities.interceptors import ActivityLoggingInterceptor
+from activities.ledger import LedgerActivities
 from activities.llm.activity import LlmActivities
-from activities.llm.factory import open_provider, price_book
+from activities.llm.factory import price_book
+from activities.llm.models_from_env import extra_specs, open_models
+from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.llm.summarize import SummarizeActivities
-from activities.tools.activities import ToolFaults, build_tool_activities
-from activities.tools.store import Store
-from activities.toolsets import TOOLSETS
+from activities.tools.activities import ToolHooks, build_tool_activities
+from core.agent import Agent, AgentEnv
+from core.apps import load_agents, opened_deps
 from core.client import connect
 from core.config import ConfigError, Settings
 from core.gc_tuning import tune_gc
 from core.logging import configure_logging
 from core.process import exit_now
+from core.served import Served, ServingError, for_replay, serve
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from core.worker_options import worker_options
 from workflows.agent import AgentWorkflow
-from workflows.ledger import LedgerActivities, UserDayLedgerWorkflow
+from workflows.ledger import UserDayLedgerWorkflow
 
 log = structlog.get_logger()
+
+# The two demo agents; a deployment names its own (AGENT_APPS=my_pkg.agent:AGENT,…).
+DEFAULT_APPS = "agents.merchant_support:AGENT"
+
+
+def served_agents(env: Mapping[str, str] | None = None) -> list[Agent[Any]]:
+    """The agents AGENT_APPS names (the two demo agents by default); ConfigError names a bad entry."""
+    env = os.environ if env is None else env
+    return load_agents(env.get("AGENT_APPS") or DEFAULT_APPS)
 
 
 def build_worker(
     client: Client,
     task_queue: str,
-    provider: Any,
-    store: Store,
-    faults: ToolFaults | None = None,
+    agents: Sequence[Agent[Any]],
+    models: ModelRegistry | LlmProvider,
+    deps: Mapping[str, Any],
+    hooks: ToolHooks | None = None,
+    breakers: Mapping[str, BreakerBoard] | None = None,
     **options: Any,
 ) -> Worker:
-    """The worker of a deployment; `options` override the production ones (core/worker_options.py)."""
+    """The worker of a deployment; `options` override the production ones (core/worker_options.py).
+
+    ConfigError, before anything polls: two agents of one name, a tool whose activity name another
+    already registers, an agent without the dependencies its definition asks for.
+    """
     options = {**worker_options(), **options}
-    llm = LlmActivities(provider)
+    registry = models if isinstance(models, ModelRegistry) else ModelRegistry.single(models)
+    try:
+        served = Served.of(list(agents), sorted(registry.names()))
+    except ServingError as exc:
+        raise ConfigError(str(exc)) from None
+    tools = _tool_activities(agents, deps, hooks, breakers or {})
+    serve(task_queue, served)
     ledger = LedgerActivities(client, task_queue)  # per-user daily ledgers live on this queue too
     # Ours first, so every event (the tracer's included) carries the activity's context.
     interceptors = [ActivityLoggingInterceptor(), *tracing_interceptors(), *options.pop("interceptors", ())]
@@ -53,11 +81,11 @@ def build_worker(
         task_queue=task_queue,
         workflows=[AgentWorkflow, UserDayLedgerWorkflow],
         activities=[
-            llm.complete,
-            SummarizeActivities(provider).summarize,
+            LlmActivities(registry, served.agents).complete,
+            SummarizeActivities(registry, served.agents).summarize,
             ledger.reserve,
             ledger.settle,
-            *(fn for registry in TOOLSETS.values() for fn in build_tool_activities(registry, store, faults)),
+            *tools,
         ],
         # Let in-flight activities finish on SIGTERM instead of being retried elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=30),
@@ -66,27 +94,57 @@ def build_worker(
     )
 
 
+def build_replayer(agents: Sequence[Agent[Any]], data_converter: DataConverter) -> Replayer:
+    """A Replayer of agent runs: histories of any task queue resolve their agents among `agents`."""
+    for_replay(Served.of(list(agents)))
+    return Replayer(workflows=[AgentWorkflow, UserDayLedgerWorkflow], data_converter=data_converter)
+
+
+def _tool_activities(
+    agents: Sequence[Agent[Any]],
+    deps: Mapping[str, Any],
+    hooks: ToolHooks | None,
+    breakers: Mapping[str, BreakerBoard],
+) -> list[Any]:
+    built: list[Any] = []
+    names: set[str] = set()
+    for agent in agents:
+        if agent.deps is not None and deps.get(agent.name) is None:
+            raise ConfigError(f"agent {agent.name!r} needs its dependencies (its `deps`), none were given")
+        for spec in agent.tools:
+            for name in {agent.activity_name(spec), agent.activity_name(spec, precheck=True)}:
+                if name in names:
+                    raise ConfigError(f"two tools would register the activity {name!r}")
+                names.add(name)
+        board = breakers.get(agent.name)  # None: from the specs and AGENT_BREAKERS
+        built += build_tool_activities(agent, deps.get(agent.name), hooks, breakers=board)
+    return built
+
+
 async def main() -> None:
     configure_logging()
     settings = Settings.from_env()
     price = price_book(settings).require_default()  # a model nobody can price stops the worker here
     options = worker_options()  # a bad AGENT_WORKFLOW_RUNNER stops the worker here, before it polls
     gc_thresholds = tune_gc()  # ...and a bad AGENT_GC_THRESHOLD
+    agents = served_agents()  # ...and a bad AGENT_APPS
+    extra_specs()  # ...and a bad AGENT_MODELS
     # Before the client exists: the client (and so the worker) takes the default runtime.
     runtime = install_runtime_from_env()
     client = await connect(settings)
-    store = await Store.open_async(settings.data_dir)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with (
-        open_provider(settings) as provider,
-        build_worker(client, settings.task_queue, provider, store, **options),
+        opened_deps(agents, AgentEnv(settings.data_dir, settings)) as deps,
+        open_models(settings, agents) as models,
+        build_worker(client, settings.task_queue, agents, models, deps, **options),
     ):
         log.info(
             "worker.ready",
             task_queue=settings.task_queue,
-            provider=settings.llm_provider,
+            agents=[agent.name for agent in agents],
+            models=sorted(models.names()),
             price=price.model_dump(),
             metrics=metrics_bind_address() if runtime is not None else None,
             gc_threshold=gc_thresholds,

@@ -7,7 +7,6 @@ so they reach the runtime's Prometheus endpoint with namespace, task_queue and a
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import time
@@ -22,8 +21,6 @@ from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities import activity_metrics as metrics
-from activities.llm.expand import expanded
-from core.errors import AgentError
 from core.models import LlmRequest, LlmResponse, ToolInput, ToolOutput
 
 log = structlog.get_logger("activities")
@@ -72,6 +69,7 @@ def context_of(info: activity.Info, arg: object) -> dict[str, Any]:
         context["turn"] = turn
     if isinstance(arg, ToolInput):
         context["call_id"] = arg.call_id
+        context["agent"] = agent_and_tool(info.activity_type)[0]
     return context
 
 
@@ -86,7 +84,15 @@ def turn_of(arg: object) -> int | None:
 
 
 def tool_name(activity_type: str) -> str | None:
-    return activity_type.removeprefix(TOOL_PREFIX) if activity_type.startswith(TOOL_PREFIX) else None
+    """`tool.<agent>.<tool>` (or `….precheck`) → `<tool>`: events and metrics label the agent apart."""
+    return agent_and_tool(activity_type)[1]
+
+
+def agent_and_tool(activity_type: str) -> tuple[str | None, str | None]:
+    if not activity_type.startswith(TOOL_PREFIX):
+        return None, None
+    agent, _, tool = activity_type.removeprefix(TOOL_PREFIX).partition(".")
+    return agent, tool or None
 
 
 def retry_decision(exc: BaseException, attempt: int, policy: RetryPolicy | None) -> tuple[str, str]:
@@ -104,22 +110,24 @@ def retry_decision(exc: BaseException, attempt: int, policy: RetryPolicy | None)
 
 
 def _log_start(activity_type: str, arg: object) -> None:
-    # Fields are built only for an event the level keeps: no dump of every prompt message (~20 µs for
-    # 20 turns) or of every result just for the filter to drop it. Metrics are counted either way.
-    if not log.is_enabled_for(logging.INFO):
-        return
-    if isinstance(arg, LlmRequest):
-        with contextlib.suppress(AgentError):  # an unknown reference: the activity fails and says so
-            arg = expanded(arg)  # the prompt as the model sees it, system prompt and tools included
+    # Fields are built only for an event the level keeps: no dump of every result just for the filter
+    # to drop it. Metrics are counted either way. `llm.request` is logged by llm.complete itself, once
+    # it has put back the prompt sent by reference (log_request).
+    if isinstance(arg, ToolInput) and log.is_enabled_for(logging.INFO):
+        log.info("tool.start", tool=tool_name(activity_type), args=arg.args)
+
+
+def log_request(req: LlmRequest, model: str) -> None:
+    """The prompt as the model sees it (system prompt and tools included), with the model's name."""
+    if log.is_enabled_for(logging.INFO):
         log.info(
             "llm.request",
-            messages=[m.model_dump(mode="json", exclude_defaults=True) for m in arg.messages],
-            tools=[t.name for t in arg.tools],
-            prompt_version=arg.prompt_version,
-            model=arg.settings.model,
+            messages=[m.model_dump(mode="json", exclude_defaults=True) for m in req.messages],
+            tools=[t.name for t in req.tools],
+            prompt_version=req.prompt_version,
+            agent=req.agent,
+            model=model,
         )
-    elif isinstance(arg, ToolInput):
-        log.info("tool.start", tool=tool_name(activity_type), args=arg.args)
 
 
 def _on_success(activity_type: str, result: object, latency_ms: float) -> None:
@@ -141,7 +149,8 @@ def _on_success(activity_type: str, result: object, latency_ms: float) -> None:
             truncated=truncated,
         )
     if tool is not None:
-        _count("agent_tool_calls", {"tool": tool, "outcome": outcome})
+        agent = agent_and_tool(activity_type)[0] or ""
+        _count("agent_tool_calls", {"agent": agent, "tool": tool, "outcome": outcome})
 
 
 def _llm_response(result: LlmResponse, latency_ms: float) -> None:
@@ -179,7 +188,8 @@ def _on_failure(info: activity.Info, exc: Exception, latency_ms: float) -> None:
         log.info(
             "tool.end", tool=tool, outcome=error_type, latency_ms=round(latency_ms, 2), error=message[:500]
         )
-        _count("agent_tool_calls", {"tool": tool, "outcome": error_type})
+        agent = agent_and_tool(info.activity_type)[0] or ""
+        _count("agent_tool_calls", {"agent": agent, "tool": tool, "outcome": error_type})
     fields: dict[str, Any] = {"error_type": error_type, "error": message[:500]}
     if event == "retry.skipped":
         log.warning(event, reason="non_retryable class", **fields)

@@ -15,7 +15,8 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError, RPCStatusCode
 
 from bench.chaos_store import Case
-from core.models import AgentLimits, AgentRequest, AgentResult, ApproveSignal, HumanReplySignal, RunStatus
+from core.models import AgentLimits, AgentRequest, AgentResult, ApproveSignal, HumanReplySignal
+from workflows.agent import AgentWorkflow
 
 APPROVER = "chaos-harness"
 POLL_S = 1.0
@@ -87,11 +88,10 @@ class Harness:
             try:
                 # Retried across the server restart: a second start of the same id joins the first run.
                 return await client.start_workflow(
-                    "AgentWorkflow",
+                    AgentWorkflow.run,
                     request,
                     id=case.workflow_id,
                     task_queue=self.queue,
-                    result_type=AgentResult,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     rpc_timeout=RPC_TIMEOUT,
                 )
@@ -116,16 +116,16 @@ class Harness:
         return False
 
     async def _play_human(self, handle: WorkflowHandle[Any, AgentResult], outcome: Outcome) -> None:
-        status = await handle.query("status", result_type=RunStatus, rpc_timeout=RPC_TIMEOUT)
+        status = await handle.query(AgentWorkflow.status, rpc_timeout=RPC_TIMEOUT)
         for item in status.pending:
             # Sent again on every poll while pending: duplicated approvals must have one effect.
             signal = ApproveSignal(call_id=item.call_id, approver=APPROVER, args_sha256=item.args_sha256)
-            await handle.signal("approve", signal, rpc_timeout=RPC_TIMEOUT)
+            await handle.signal(AgentWorkflow.approve, signal, rpc_timeout=RPC_TIMEOUT)
             outcome.approvals_sent += 1
             self.approved.set()
         if status.state.value == "escalated":
             reply = HumanReplySignal(responder=APPROVER, text="Called the merchant; the case is resolved.")
-            await handle.signal("human_reply", reply, rpc_timeout=RPC_TIMEOUT)
+            await handle.signal(AgentWorkflow.human_reply, reply, rpc_timeout=RPC_TIMEOUT)
             outcome.replies_sent += 1
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.tools.store import DB_FILENAME, Store
+from agents.merchant_support import Store
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def seed_cases(data_dir: Path, cases: list[Case]) -> None:
         cents, card = 1000 + case.index, f"fp_chaos{case.index:04d}"
         rows.append((case.original, cents, card, f"2026-11-05T10:{case.index % 50:02d}:00Z"))
         rows.append((case.duplicate, cents, card, f"2026-11-05T10:{case.index % 50 + 1:02d}:00Z"))
-    with sqlite3.connect(data_dir / DB_FILENAME) as conn:
+    with sqlite3.connect(data_dir / Store.FILENAME) as conn:
         conn.executemany(
             "INSERT INTO transactions (id, merchant_id, amount_cents, currency, card_fingerprint, status,"
             " created_at, description) VALUES (?, 'MID001', ?, 'USD', ?, 'succeeded', ?, 'chaos order')",
@@ -69,7 +69,7 @@ class SideEffects:
 
 def side_effects(data_dir: Path) -> SideEffects:
     """Refunds and tickets per run (from each row's idempotency key `workflow_id:call_id`)."""
-    with sqlite3.connect(data_dir / DB_FILENAME) as conn:
+    with sqlite3.connect(data_dir / Store.FILENAME) as conn:
         refunds = conn.execute("SELECT idempotency_key, transaction_id FROM refunds").fetchall()
         tickets = conn.execute("SELECT idempotency_key FROM tickets").fetchall()
         integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import worker
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from core.config import ConfigError
 
 _run_once = Store.run_once
@@ -49,7 +49,7 @@ def _protected() -> bool:
 
 
 if __name__ == "__main__":
-    Store.run_once = _run_once_then_maybe_die  # type: ignore[method-assign]
+    Store.run_once = _run_once_then_maybe_die  # type: ignore[method-assign,assignment]
     try:
         asyncio.run(worker.main())
     except ConfigError as exc:

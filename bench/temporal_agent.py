@@ -8,13 +8,12 @@ the activity then completed and wasted when it failed anyway.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -23,16 +22,14 @@ from temporalio.api.history.v1 import ActivityTaskStartedEventAttributes, Histor
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
-from activities.faults import Attempt, FaultPlan, FaultyModel, faulty_registry
-from activities.llm.activity import LlmActivities
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.scripted import ScriptBook, ScriptedTransport
-from activities.tools.activities import build_tool_activities
-from activities.tools.store import Store
-from activities.toolsets import TOOLSETS
+from bench.agents import BENCH
+from bench.faults import Attempt, FaultPlan, FaultyModel, faulty_registry
 from bench.report import RetryRecord, TaskRecord, failure_reason
 from bench.tasks import BenchPolicy, BenchTask
 from core.models import AgentLimits, AgentRequest, AgentResult, ToolOutcome
+from worker import build_worker
 from workflows.agent import AgentWorkflow
 
 STEP_CAP = 10
@@ -147,9 +144,7 @@ def to_record(
     )
 
 
-def bench_worker(
-    client: Client, queue: str, plan: FaultPlan, store: Store, attempts: list[Attempt]
-) -> Worker:
+def bench_worker(client: Client, queue: str, plan: FaultPlan, attempts: list[Attempt]) -> Worker:
     """The worker of worker.build_worker, with the bench tools wrapped in the fault plan."""
     model = FaultyModel(BenchPolicy(), plan)
     provider = OpenAIProvider(
@@ -157,13 +152,8 @@ def bench_worker(
         default_model="scripted",
         transport=ScriptedTransport(ScriptBook({}, model)),
     )
-    tools = build_tool_activities(faulty_registry(TOOLSETS["bench"], plan, attempts), store)
-    return Worker(
-        client,
-        task_queue=queue,
-        workflows=[AgentWorkflow],
-        activities=[LlmActivities(provider).complete, *tools],
-    )
+    faulty = dataclasses.replace(BENCH, tools=tuple(faulty_registry(BENCH.registry, plan, attempts)))
+    return build_worker(client, queue, [faulty], provider, {})
 
 
 async def run_ours(
@@ -178,19 +168,15 @@ async def run_ours(
         async with gate:
             workflow_id = f"bench-h{round(plan.hallucination_rate * 100)}-{tag}-{task.task_id}"
             request = AgentRequest(
-                task=task.prompt, user_id="bench", toolset="bench", limits=AgentLimits(max_turns=STEP_CAP)
+                task=task.prompt, user_id="bench", agent=BENCH.name, limits=AgentLimits(max_turns=STEP_CAP)
             )
             started = time.perf_counter()
-            handle = await client.start_workflow(
-                "AgentWorkflow", request, id=workflow_id, task_queue=queue, result_type=AgentResult
-            )
+            handle = await client.start_workflow(AgentWorkflow.run, request, id=workflow_id, task_queue=queue)
             result = await handle.result()
             ms = (time.perf_counter() - started) * 1000
             history = await handle.fetch_history()
         mine = [a for a in attempts if a.workflow_id == workflow_id]
         return to_record(task, plan, result, history, mine, ms)
 
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
-        store = Store.open(Path(tmp))
-        async with bench_worker(client, queue, plan, store, attempts):
-            return list(await asyncio.gather(*(one(task) for task in tasks)))
+    async with bench_worker(client, queue, plan, attempts):
+        return list(await asyncio.gather(*(one(task) for task in tasks)))

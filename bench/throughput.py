@@ -38,13 +38,15 @@ from typing import Any, NoReturn
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.tools.noop_tools import SLEEP_S, SLEEP_TOOLS
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from bench import entry
 from bench import perf_common as pc
-from core.models import AgentResult, RunState
+from bench.agents import PERF
+from bench.noop_tools import SLEEP_S, SLEEP_TOOLS
+from core.models import RunState
 from core.worker_options import worker_options
 from worker import build_worker
+from workflows.agent import AgentWorkflow
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -147,7 +149,8 @@ class Rig:
             activities=[pc.perf_step],
             **options,
         )
-        return [build_worker(self.client, f"agent-{self.tag}", self.provider, self.store, **options), bare]
+        agent = build_worker(self.client, f"agent-{self.tag}", [PERF], self.provider, {}, **options)
+        return [agent, bare]
 
     async def _one(self, kind: str, i: int) -> float:
         """Seconds from start to result; raises on anything but a completed run."""
@@ -155,11 +158,10 @@ class Rig:
         wid = f"tp-{kind}-{self.tag}-{i}"
         if kind == "ours":
             result = await self.client.execute_workflow(
-                "AgentWorkflow",
+                AgentWorkflow.run,
                 pc.perf_request(self.args.turns),
                 id=wid,
                 task_queue=f"agent-{self.tag}",
-                result_type=AgentResult,
                 search_attributes=pc.perf_start_attributes(),
             )
             if result.status != RunState.COMPLETED:

@@ -19,6 +19,7 @@ from core.models import (
     PendingApproval,
     RunStatus,
 )
+from workflows.agent import AgentWorkflow
 
 
 async def existing_handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
@@ -61,11 +62,11 @@ def pick_pending(status: RunStatus, call_id: str | None) -> PendingApproval:
 
 
 async def _signal_and_confirm(
-    handle: WorkflowHandle[Any, Any], name: str, payload: ApproveSignal | DenySignal, before: int
+    handle: WorkflowHandle[Any, Any], signal: Any, payload: ApproveSignal | DenySignal, before: int
 ) -> AuditEntry:
     """Send a decision and read back, from the audit trail, whether the run accepted it."""
     try:
-        await handle.signal(name, payload)
+        await handle.signal(signal, payload)
     except RPCError as exc:
         raise CliError(
             "TemporalError", f"could not signal run {handle.id}: {exc.message}", EXIT_FAILED
@@ -90,7 +91,7 @@ async def approve(
     item = pick_pending(status, call_id)
     # Bind the approval to the exact arguments the approver was shown.
     signal = ApproveSignal(call_id=item.call_id, approver=by, reason=reason, args_sha256=item.args_sha256)
-    entry = await _signal_and_confirm(handle, "approve", signal, len(status.audit))
+    entry = await _signal_and_confirm(handle, AgentWorkflow.approve, signal, len(status.audit))
     return {
         "workflow_id": handle.id,
         "call_id": item.call_id,
@@ -105,7 +106,7 @@ async def deny(handle: WorkflowHandle[Any, Any], call_id: str | None, by: str, r
     status = await live_status(handle)
     item = pick_pending(status, call_id)
     signal = DenySignal(call_id=item.call_id, approver=by, reason=reason)
-    entry = await _signal_and_confirm(handle, "deny", signal, len(status.audit))
+    entry = await _signal_and_confirm(handle, AgentWorkflow.deny, signal, len(status.audit))
     return {
         "workflow_id": handle.id,
         "call_id": item.call_id,
@@ -117,7 +118,7 @@ async def deny(handle: WorkflowHandle[Any, Any], call_id: str | None, by: str, r
 
 async def cancel(handle: WorkflowHandle[Any, Any], by: str, reason: str) -> dict[str, Any]:
     try:
-        await handle.signal("cancel", CancelSignal(by=by, reason=reason))
+        await handle.signal(AgentWorkflow.cancel, CancelSignal(by=by, reason=reason))
     except RPCError as exc:
         raise CliError(
             "TemporalError", f"could not cancel run {handle.id}: {exc.message}", EXIT_FAILED

@@ -1,4 +1,4 @@
-"""Exit codes of DESIGN §4 and the one error type the CLI reports without a traceback."""
+"""Exit codes of docs/architecture.md and the one error type the CLI reports without a traceback."""
 
 from __future__ import annotations
 

@@ -13,8 +13,9 @@ from cli.errors import EXIT_FAILED, CliError
 from cli.runs import query_status
 from core import search_attributes as sa
 from core.models import HumanReplySignal, RunState
+from workflows.agent import AgentWorkflow
 
-# Visibility query for every run that waits on a person (DESIGN §4 search attributes).
+# Visibility query for every run that waits on a person (search attributes: docs/architecture.md).
 WAITING_QUERY = (
     f"ExecutionStatus = 'Running' AND ({sa.AGENT_STATUS.name} = '{RunState.AWAITING_APPROVAL.value}' "
     f"OR {sa.AGENT_STATUS.name} = '{RunState.ESCALATED.value}')"
@@ -32,7 +33,7 @@ async def reply(handle: WorkflowHandle[Any, Any], by: str, text: str, resume: bo
         )
     signal = HumanReplySignal(responder=by, text=text, resume=resume)
     try:
-        await handle.signal("human_reply", signal)
+        await handle.signal(AgentWorkflow.human_reply, signal)
     except RPCError as exc:
         raise CliError(
             "TemporalError", f"could not signal run {handle.id}: {exc.message}", EXIT_FAILED

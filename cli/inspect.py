@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer
 
 from cli.diagnose import HUMAN_STATES, diagnose
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, EXIT_HUMAN, EXIT_OK, CliError
@@ -82,7 +81,8 @@ def render_status(data: dict[str, Any]) -> list[str]:
 
 async def replay(client: Client | None, target: str) -> dict[str, Any]:
     """Replay one history (a file exported as JSON, or a run id) against the current workflow code."""
-    from workflows.agent import AgentWorkflow  # the CLI needs the workflow code only to replay it
+    # The worker's code, only to replay: the agents of AGENT_APPS, the workflow, the converter.
+    from worker import build_replayer, served_agents
 
     path = Path(target)
     text = await asyncio.to_thread(path.read_text) if path.suffix == ".json" and path.is_file() else None  # noqa: ASYNC240
@@ -93,7 +93,7 @@ async def replay(client: Client | None, target: str) -> dict[str, Any]:
     else:
         raise CliError("NotFoundError", f"{target} is neither a history file nor a reachable run id")
     # The deployment's converter: decrypts (codec keys) and fetches large payloads (payload store).
-    replayer = Replayer(workflows=[AgentWorkflow], data_converter=deployment_converter(Settings.from_env()))
+    replayer = build_replayer(served_agents(), deployment_converter(Settings.from_env()))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is not None:
         raise CliError(

@@ -1,4 +1,4 @@
-"""`python starter.py …`: argument parsing, dispatch, output and exit codes (DESIGN §4)."""
+"""`python starter.py …`: argument parsing, dispatch, output and exit codes (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start a run and follow it")
     run.add_argument("task")
     run.add_argument("--user", default="anonymous")
+    run.add_argument(
+        "--agent", default=None, help="which of the worker's agents runs it (default: its first)"
+    )
     run.add_argument("--id", dest="run_id", help="request id = workflow id; a repeat joins the same run")
     run.add_argument("--no-wait", action="store_true", help="print the run id and return at once")
     for name, helptext in (
@@ -76,7 +79,7 @@ async def _client(settings: Settings) -> Client:
 async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]:
     settings = Settings.from_env()
     if args.command == "run":
-        request = runs.build_request(args.task, args.user)
+        request = runs.build_request(args.task, args.user, args.agent)
         client = await _client(settings)
         handle = await runs.start(client, settings, request, args.run_id)
         if args.no_wait:

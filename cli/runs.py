@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
-from temporalio.common import (
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from cli.diagnose import diagnose
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, CliError
 from cli.render import ProgressPrinter
-from core import search_attributes as sa
+from client.runs import QUERY_TIMEOUT, AgentClient
 from core.config import Settings
 from core.models import (
     AgentRequest,
@@ -34,10 +28,8 @@ from core.models import (
     RunStatus,
 )
 from core.progress import ProgressEvent
-from workflows.prompts import PROMPT_VERSION
+from workflows.agent import AgentWorkflow
 
-# A worker answers a query in milliseconds; with none, the server would hold it much longer.
-QUERY_TIMEOUT = timedelta(seconds=5)
 # How often a run that does not move is diagnosed, and after how long without a new event.
 EXPLAIN_S = 3.0
 STILL_S = 20.0
@@ -56,9 +48,9 @@ class RunOutcome:
     data: dict[str, Any]
 
 
-def build_request(task: str, user: str) -> AgentRequest:
+def build_request(task: str, user: str, agent: str | None = None) -> AgentRequest:
     try:
-        return AgentRequest(task=task, user_id=user)
+        return AgentRequest(task=task, user_id=user, agent=agent)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise CliError("InvalidInputError", f"invalid run request: {problems}") from None
@@ -67,24 +59,9 @@ def build_request(task: str, user: str) -> AgentRequest:
 async def start(
     client: Client, settings: Settings, request: AgentRequest, run_id: str | None
 ) -> WorkflowHandle[Any, Any]:
-    """Start a run, or attach to the run that already has this id."""
-    workflow_id = run_id or f"agent-{uuid.uuid4().hex[:12]}"
+    """Start a run, or attach to the run that already has this id (running or finished)."""
     try:
-        return await client.start_workflow(
-            "AgentWorkflow",
-            request,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            result_type=AgentResult,
-            # A second start of the same request id joins the running run instead of starting another.
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # ...and once it has finished, the id stays taken: the caller gets that run's result.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=sa.at_start(request.user_id, PROMPT_VERSION),
-        )
-    except WorkflowAlreadyStartedError:
-        # The id belongs to a finished run: report that run rather than doing the work twice.
-        return client.get_workflow_handle(workflow_id, result_type=AgentResult)
+        return await AgentClient(client, settings.task_queue).start(request, workflow_id=run_id)
     except RPCError as exc:
         raise CliError("TemporalError", f"could not start the run: {exc.message}", EXIT_FAILED) from None
 
@@ -92,7 +69,7 @@ async def start(
 async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
     """The run's live status, or None while no worker can answer the query."""
     try:
-        status: RunStatus = await handle.query("status", result_type=RunStatus, rpc_timeout=QUERY_TIMEOUT)
+        status: RunStatus = await handle.query(AgentWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         return status
     except (RPCError, WorkflowQueryFailedError):
         # No worker polls the queue, or the run's code differs from the worker's (an older version).
@@ -102,9 +79,7 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
 async def query_progress(handle: WorkflowHandle[Any, Any], since: int) -> ProgressPage | None:
     """Step events from `since` on, or None while no worker can answer the query."""
     try:
-        page: ProgressPage = await handle.query(
-            "progress", since, result_type=ProgressPage, rpc_timeout=QUERY_TIMEOUT
-        )
+        page: ProgressPage = await handle.query(AgentWorkflow.progress, since, rpc_timeout=QUERY_TIMEOUT)
         return page
     except (RPCError, WorkflowQueryFailedError):
         return None

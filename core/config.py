@@ -1,4 +1,4 @@
-"""Deployment settings from the environment (DESIGN §4); read by the worker, CLI and activities only."""
+"""Deployment settings from the environment (docs/architecture.md); read by the worker, CLI, activities."""
 
 from __future__ import annotations
 

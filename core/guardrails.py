@@ -86,14 +86,6 @@ class LoopCounters(Frozen):
     stopped: bool = False
 
 
-def _default_strategies() -> dict[str, Strategy]:
-    return {
-        "search_knowledge_base": "records",
-        "get_transaction": "head",
-        "get_merchant_account": "head",
-    }
-
-
 def _default_limits() -> dict[Strategy, int]:
     return {"head": 3000, "head_tail": 4000, "records": 4000}
 
@@ -106,14 +98,15 @@ class ContextSettings(Frozen):
     chars_per_token: float = Field(4.0, ge=1.0, le=10.0)
     message_overhead_tokens: int = Field(4, ge=0, le=64)
     summary_max_tokens: int = Field(512, ge=64, le=8192, description="room reserved for the summary")
-    tool_strategies: dict[str, Strategy] = Field(default_factory=_default_strategies)
+    # Per-tool overrides of the strategy each ToolSpec declares (`truncation`).
+    tool_strategies: dict[str, Strategy] = Field(default_factory=dict)
     default_strategy: Strategy = "head"
     max_observation_chars: dict[Strategy, int] = Field(default_factory=_default_limits)
     # Continue-as-new after this many turns, so one run's history stays small whatever the case length.
     turns_per_run: int = Field(40, ge=2, le=10_000)
 
-    def strategy_for(self, tool: str) -> tuple[Strategy, int]:
-        strategy = self.tool_strategies.get(tool, self.default_strategy)
+    def strategy_for(self, tool: str, declared: Strategy | None = None) -> tuple[Strategy, int]:
+        strategy = self.tool_strategies.get(tool) or declared or self.default_strategy
         return strategy, self.max_observation_chars.get(strategy, 3000)
 
 

@@ -8,6 +8,14 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from core.decisions import (
+    ApproveSignal,
+    CancelSignal,
+    DecideResult,
+    DecideUpdate,
+    DenySignal,
+    HumanReplySignal,
+)
 from core.frozen import Frozen
 from core.guardrails import (
     BudgetUse,
@@ -18,103 +26,43 @@ from core.guardrails import (
     RunBudgets,
     UserDayBudget,
 )
+from core.llm import (
+    ChatMessage,
+    LlmRequest,
+    LlmResponse,
+    ModelSettings,
+    PriceQuote,
+    SummarizeRequest,
+    SummarizeResult,
+    TokenUsage,
+    ToolCall,
+    ToolSchema,
+)
 from core.progress import ProgressEvent
+from core.triggers import EscalationTrigger
+
+# The model protocol (core/llm.py) and human decisions (core/decisions.py) are re-exported: every
+# contract can be imported from here.
+__all__ = [
+    "ApproveSignal",
+    "CancelSignal",
+    "ChatMessage",
+    "DecideResult",
+    "DecideUpdate",
+    "DenySignal",
+    "HumanReplySignal",
+    "LlmRequest",
+    "LlmResponse",
+    "ModelSettings",
+    "PriceQuote",
+    "SummarizeRequest",
+    "SummarizeResult",
+    "TokenUsage",
+    "ToolCall",
+    "ToolSchema",
+]
 
 MAX_TASK_CHARS = 20_000
-
-
-# ── model protocol ──────────────────────────────────────────────────────────
-
-
-class ToolCall(Frozen):
-    """A tool call as proposed by the model; ids are rewritten by the workflow to `t<turn>-<n>`."""
-
-    id: str
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    # Set when the model's arguments were not a JSON object; routing turns it into an observation.
-    arguments_error: str | None = None
-
-
-class ChatMessage(Frozen):
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    name: str | None = None
-
-
-class ToolSchema(Frozen):
-    """What the model sees of a tool: OpenAI `function` shape."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-
-class ModelSettings(Frozen):
-    """Sampling settings; which provider and endpoint is worker config, never workflow input."""
-
-    model: str | None = Field(None, max_length=200, description="None: the worker's LLM_MODEL")
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    max_output_tokens: int = Field(384, ge=16, le=8192)
-    seed: int = 7
-
-
-class TokenUsage(Frozen):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-        )
-
-
-class PriceQuote(Frozen):
-    """The price a model call was charged at, recorded with its reply: a run's cost is reproducible from
-    its history alone, whatever the worker's price list says later."""
-
-    input_per_mtok: float = Field(ge=0.0, le=1000.0, description="USD per million prompt tokens")
-    output_per_mtok: float = Field(ge=0.0, le=1000.0, description="USD per million completion tokens")
-    source: str = Field(max_length=100, description="LLM_PRICE, genai-prices <version>, or table <version>")
-
-
-class LlmRequest(Frozen):
-    workflow_id: str
-    turn: int
-    messages: tuple[ChatMessage, ...]
-    tools: tuple[ToolSchema, ...] = ()
-    settings: ModelSettings = ModelSettings()
-    prompt_version: str
-    # The static part of the prompt by reference, so it is not stored again in history on every turn:
-    # the worker puts back the toolset's schemas and the system prompt of `prompt_version` before the
-    # provider sees the request (activities/llm/expand.py). An older worker refuses these fields.
-    toolset: str | None = None
-    system_by_version: bool = False
-    # The run's own price (RunBudgets.price) for a model the worker cannot price; None: the worker's.
-    price: PriceQuote | None = None
-
-
-class LlmResponse(Frozen):
-    content: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    usage: TokenUsage = TokenUsage()
-    model: str = ""
-    finish_reason: str | None = None
-    # Set when the reply tried to call a tool but could not be parsed; the model is told.
-    parse_error: str | None = None
-    latency_ms: float = 0.0
-    cost_usd: float = 0.0
-    # None only in replies recorded before prices travelled with them.
-    price: PriceQuote | None = None
-    # Set when the reply was refused whole (too large to carry): the model is told why, nothing else kept.
-    rejected: str | None = None
 
 
 # ── tools ───────────────────────────────────────────────────────────────────
@@ -152,6 +100,9 @@ class ToolCallRecord(Frozen):
     error_type: str | None = None
     latency_ms: float = 0.0
     approved_by: str | None = None
+    # The structured result of a call that ran (what `observation` renders for the model), so no
+    # code re-parses observation text; dropped from records that outlive their run when large.
+    result: Any = None
 
 
 class TraceStep(Frozen):
@@ -178,21 +129,18 @@ class AgentLimits(Frozen):
 
 class AgentRequest(Frozen):
     task: str = Field(min_length=1, max_length=MAX_TASK_CHARS)
+    # Which of the worker's agents runs it (core/agent.py); None: the worker's first agent.
+    agent: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,47}$")
     user_id: str = Field("anonymous", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
-    limits: AgentLimits = AgentLimits()
+    # None (each of these): the agent's own default, from its definition.
+    limits: AgentLimits | None = None
     model: ModelSettings = ModelSettings()
-    # Which of the deployment's toolsets the run may use (activities/toolsets.py).
-    toolset: str = Field("support", min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     budgets: RunBudgets | None = None
-    context: ContextSettings = ContextSettings()
+    context: ContextSettings | None = None
     # None: no per-user daily ledger for this run (the CLI sets one from AGENT_USER_DAILY_USD).
     user_budget: UserDayBudget | None = None
     # Set only by the workflow itself when it continues as new.
     carry: Carry | None = None
-
-    def run_budgets(self) -> RunBudgets:
-        """The run's budgets; the turn budget always comes from `limits.max_turns`."""
-        return (self.budgets or RunBudgets()).model_copy(update={"max_turns": self.limits.max_turns})
 
     @field_validator("task")
     @classmethod
@@ -266,7 +214,7 @@ class AuditEntry(Frozen):
 
 
 class Escalation(Frozen):
-    trigger: str  # model | approval_timeout | repeated_failure | customer_request | loop | budget
+    trigger: EscalationTrigger
     reason: str
     ticket_id: str | None = None
     since: datetime
@@ -275,6 +223,7 @@ class Escalation(Frozen):
 
 class RunStatus(Frozen):
     workflow_id: str
+    agent: str = ""
     state: RunState
     turn: int
     max_turns: int
@@ -292,6 +241,7 @@ class RunStatus(Frozen):
 
 class AgentResult(Frozen):
     workflow_id: str
+    agent: str = ""
     status: RunState
     answer: str
     turns: int
@@ -310,52 +260,10 @@ class AgentResult(Frozen):
     runs: int = 1  # workflow runs this result spans (continue-as-new)
 
 
-# ── signals ─────────────────────────────────────────────────────────────────
-
-
-class ApproveSignal(Frozen):
-    call_id: str = Field(min_length=1, max_length=64)
-    approver: str = Field(min_length=1, max_length=128)
-    reason: str | None = Field(None, max_length=4000)
-    args_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-
-
-class DenySignal(Frozen):
-    call_id: str = Field(min_length=1, max_length=64)
-    approver: str = Field(min_length=1, max_length=128)
-    reason: str = Field(min_length=1, max_length=4000)
-
-
-class CancelSignal(Frozen):
-    by: str = Field(min_length=1, max_length=128)
-    reason: str = Field("cancelled by operator", max_length=4000)
-
-
-class HumanReplySignal(Frozen):
-    responder: str = Field(min_length=1, max_length=128)
-    text: str = Field(min_length=1, max_length=20_000)
-    # False: the reply is the final answer. True: it is guidance and the loop resumes.
-    resume: bool = False
-
-
-class DecideUpdate(Frozen):
-    """The synchronous form of approve/deny for clients that need an immediate yes or no."""
-
-    call_id: str = Field(min_length=1, max_length=64)
-    approver: str = Field(min_length=1, max_length=128)
-    verdict: Literal["approve", "deny"]
-    reason: str | None = Field(None, max_length=4000)
-    args_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-
-
-class DecideResult(Frozen):
-    accepted: bool
-    call_id: str
-    verdict: Literal["approve", "deny"]
-
-
 class Carry(Frozen):
     """Everything a run hands to its continuation, so the result is as if it never restarted."""
+
+    prompt_version: str = ""
 
     messages: tuple[ChatMessage, ...]
     summary: str = ""

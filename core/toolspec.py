@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio.common import RetryPolicy
 
 from core.errors import NON_RETRYABLE_TYPE_NAMES, InvalidInputError, ToolNotFoundError
+from core.guardrails import Strategy
 from core.models import ToolSchema
+
+D = TypeVar("D")
+# What OpenAI-compatible APIs accept as a function name.
+TOOL_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 
 @dataclass(frozen=True)
-class ToolContext:
-    """What a tool handler gets besides its arguments; `store` is the domain store."""
+class ToolContext(Generic[D]):
+    """What a tool handler gets besides its arguments: the call's identity and the agent's deps."""
 
     workflow_id: str
     call_id: str
+    # workflow_id:call_id: the unique key a side effect is recorded under, so a retry finds it.
     idempotency_key: str
-    store: Any
+    deps: D
 
 
-Handler = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+Handler = Callable[[ToolContext[Any], Any], Awaitable[BaseModel]]
 
 # Past this, a dead worker's call would wait too long to be retried: such tools must heartbeat.
 LONG_TOOL = timedelta(seconds=30)
@@ -61,8 +68,12 @@ class ToolSpec:
     # A tool that may run longer than LONG_TOOL heartbeats while its handler runs, so a killed worker's
     # call is retried elsewhere after this long instead of after the whole `timeout`.
     heartbeat_timeout: timedelta | None = None
+    # How the observation is cut for the model when it is too long (None: the agent's default).
+    truncation: Strategy | None = None
 
     def __post_init__(self) -> None:
+        if not re.match(TOOL_NAME, self.name):
+            raise ValueError(f"tool name {self.name!r} must match {TOOL_NAME}")
         if self.local and (self.irreversible or self.side_effect):
             raise ValueError(f"{self.name}: a tool with side effects cannot run as a local activity")
         if self.timeout > LONG_TOOL and self.heartbeat_timeout is None:
@@ -71,14 +82,6 @@ class ToolSpec:
             raise ValueError(f"{self.name}: a local activity cannot heartbeat")
         if self.heartbeat_timeout is not None and not MIN_HEARTBEAT <= self.heartbeat_timeout <= LONG_TOOL:
             raise ValueError(f"{self.name}: heartbeat_timeout must be within {MIN_HEARTBEAT}..{LONG_TOOL}")
-
-    @property
-    def activity_name(self) -> str:
-        return f"tool.{self.name}"
-
-    @property
-    def precheck_activity_name(self) -> str:
-        return f"tool.{self.name}.precheck"
 
     def schema(self) -> ToolSchema:
         return ToolSchema(
@@ -111,7 +114,7 @@ class ToolSpec:
 
 
 class ToolRegistry:
-    """The tools of a deployment, by name."""
+    """The tools of one agent, by name."""
 
     def __init__(self, specs: list[ToolSpec]) -> None:
         self._specs = {spec.name: spec for spec in specs}

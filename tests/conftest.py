@@ -16,37 +16,38 @@ import pytest
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.llm.openai_provider import OpenAIProvider
+from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedTransport
-from activities.tools.activities import ToolFaults
-from activities.tools.store import Store
+from agents import merchant_support
+from agents.merchant_support import Store
+from bench.tool_faults import ToolFaults
+from core.agent import Agent
 from core.models import AgentLimits, AgentRequest, AgentResult
 from core.payload_store import payload_storage
-from core.search_attributes import AGENT_COST_USD, AGENT_PROMPT_VERSION, AGENT_STATUS, AGENT_TURNS, AGENT_USER
+from core.search_attributes import CLI_TYPES
+from core.toolspec import ToolRegistry
 from core.worker_options import worker_options
 from worker import build_worker
+from workflows.agent import AgentWorkflow
 
 BIN = Path(sys.executable).parent
 SCRIPTED_URL = "http://scripted.invalid/v1"
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:
-    kinds: dict[SearchAttributeKey[Any], IndexedValueType.ValueType] = {
-        AGENT_STATUS: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        AGENT_USER: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        AGENT_PROMPT_VERSION: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        AGENT_TURNS: IndexedValueType.INDEXED_VALUE_TYPE_INT,
-        AGENT_COST_USD: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    kinds = {
+        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+        "Double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
     }
+    attributes = {name: kinds[kind] for name, kind in CLI_TYPES.items()}
     await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=namespace, search_attributes={k.name: v for k, v in kinds.items()}
-        )
+        AddSearchAttributesRequest(namespace=namespace, search_attributes=attributes)
     )
 
 
@@ -83,12 +84,45 @@ def scripted_provider(scripts: dict[str, list[ScriptedReply]], api_key: str | No
     )
 
 
+def scripted_models(scripts: dict[str, list[ScriptedReply]], *names: str) -> ModelRegistry:
+    """One scripted model served under several names (the first is the default), each priced as the
+    worker prices that name (`acme-*`: unpriced, so only a run's own budgets.price can pay for it)."""
+    transport = ScriptedTransport(ScriptBook(scripts))
+    providers: dict[str, LlmProvider] = {
+        name: OpenAIProvider(base_url=SCRIPTED_URL, default_model=name, transport=transport)
+        for name in names or ("scripted",)
+    }
+    return ModelRegistry(default=next(iter(providers)), providers=providers)
+
+
+# The agent most tests run: the merchant-support demo, on the test's own store.
+DEMO = merchant_support.AGENT
+DEMO_AGENTS: tuple[Agent[Any], ...] = (DEMO,)
+
+
+def demo_with(registry: ToolRegistry) -> Agent[Any]:
+    """The demo agent with these tools (e.g. one handler swapped): same name, prompts and policies."""
+    escalation = DEMO.escalation
+    if escalation.tool is not None and escalation.tool not in registry.names():
+        escalation = dataclasses.replace(escalation, tool=None)
+    return dataclasses.replace(DEMO, tools=tuple(registry), escalation=escalation)
+
+
 def strict_worker(
-    client: Client, queue: str, provider: Any, store: Store, faults: ToolFaults | None = None
+    client: Client,
+    queue: str,
+    provider: Any,
+    store: Store,
+    faults: ToolFaults | None = None,
+    agents: tuple[Agent[Any], ...] = (DEMO,),
+    deps: dict[str, Any] | None = None,
+    breakers: dict[str, Any] | None = None,
 ) -> Worker:
     """The production worker (worker.build_worker) on production's options, made strict: the sandbox
     and a cache of 0, so every workflow task replays from history (core/worker_options.py)."""
-    return build_worker(client, queue, provider, store, faults, **worker_options({}, strict=True))
+    served_deps = deps if deps is not None else {DEMO.name: store}
+    options = worker_options({}, strict=True)
+    return build_worker(client, queue, agents, provider, served_deps, faults, breakers, **options)
 
 
 class WorkflowTaskFailed(AssertionError):
@@ -148,11 +182,10 @@ class Harness:
         worker = strict_worker(self.env.client, queue, provider, self.store, faults)
         async with worker:
             handle = await self.env.client.start_workflow(
-                "AgentWorkflow",
+                AgentWorkflow.run,
                 AgentRequest(task=task, user_id="tester", limits=AgentLimits(max_turns=max_turns)),
                 id=workflow_id or f"wf-{uuid.uuid4().hex[:10]}",
                 task_queue=queue,
-                result_type=AgentResult,
             )
             if during is not None:
                 await during(handle)

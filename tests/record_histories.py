@@ -18,9 +18,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.scripted import ScriptedReply, ScriptedToolCall
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from core.models import AgentResult, ApproveSignal, DenySignal, HumanReplySignal, RunState, RunStatus
-from tests.conftest import BIN, Harness, register_search_attributes
+from tests.conftest import BIN, DEMO, Harness, register_search_attributes
+from workflows.agent import AgentWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 Scenario = tuple[
@@ -45,7 +46,7 @@ LOOKUPS = ScriptedReply(
 
 async def _pending(handle: WorkflowHandle[Any, AgentResult]) -> RunStatus:
     while True:
-        status: RunStatus = await handle.query("status", result_type=RunStatus)
+        status: RunStatus = await handle.query(AgentWorkflow.status)
         if status.pending:
             return status
         await asyncio.sleep(0.05)
@@ -53,19 +54,20 @@ async def _pending(handle: WorkflowHandle[Any, AgentResult]) -> RunStatus:
 
 async def _approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
     item = (await _pending(handle)).pending[0]
-    await handle.signal(
-        "approve", ApproveSignal(call_id=item.call_id, approver="alice", args_sha256=item.args_sha256)
-    )
+    approval = ApproveSignal(call_id=item.call_id, approver="alice", args_sha256=item.args_sha256)
+    await handle.signal(AgentWorkflow.approve, approval)
 
 
 async def _deny(handle: WorkflowHandle[Any, AgentResult]) -> None:
     item = (await _pending(handle)).pending[0]
-    await handle.signal("deny", DenySignal(call_id=item.call_id, approver="bob", reason="not a duplicate"))
+    await handle.signal(
+        AgentWorkflow.deny, DenySignal(call_id=item.call_id, approver="bob", reason="not a duplicate")
+    )
 
 
 async def _wait_until(handle: WorkflowHandle[Any, AgentResult], ready: Callable[[RunStatus], bool]) -> None:
     for _ in range(600):
-        if ready(await handle.query("status", result_type=RunStatus)):
+        if ready(await handle.query(AgentWorkflow.status)):
             return
         await asyncio.sleep(0.05)
     raise TimeoutError("the recorded run never reached the expected state")
@@ -77,14 +79,18 @@ async def _wait_escalated(handle: WorkflowHandle[Any, AgentResult]) -> None:
 
 async def _resume(handle: WorkflowHandle[Any, AgentResult]) -> None:
     await _wait_escalated(handle)
-    await handle.signal("human_reply", HumanReplySignal(responder="dan", text="Waive the fee.", resume=True))
+    await handle.signal(
+        AgentWorkflow.human_reply, HumanReplySignal(responder="dan", text="Waive the fee.", resume=True)
+    )
 
 
 async def _timeout_then_reply(handle: WorkflowHandle[Any, AgentResult]) -> None:
     await _wait_until(handle, lambda s: bool(s.pending))
     await ENV_SLEEP(timedelta(hours=25))
     await _wait_escalated(handle)
-    await handle.signal("human_reply", HumanReplySignal(responder="carol", text="Handled offline."))
+    await handle.signal(
+        AgentWorkflow.human_reply, HumanReplySignal(responder="carol", text="Handled offline.")
+    )
 
 
 ESCALATE = _call("escalate_to_human", reason="policy unclear", summary="fee dispute")
@@ -132,11 +138,12 @@ async def main() -> None:
     ENV_SLEEP = env.sleep
     async with env:
         for name, (task, script, during) in SCENARIOS.items():
-            if (HISTORIES / f"{name}.json").exists():
+            path = HISTORIES / f"{DEMO.name}.{name}.json"  # <agent>.<scenario>
+            if path.exists():
                 continue  # recorded once, kept forever: old histories are what replay protects
             harness = Harness(env, Store.open(tempfile.mkdtemp()))
             result, history = await harness.run(task, script, during=during, workflow_id=f"recorded-{name}")
-            (HISTORIES / f"{name}.json").write_text(history.to_json())
+            path.write_text(history.to_json())
             print(f"{name}: {result.status.value}, {len(history.events)} events")
 
 

@@ -9,11 +9,12 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from activities.llm.scripted import ScriptedReply, ScriptedToolCall
-from activities.tools.activities import ToolFaults
-from activities.tools.domain import derived_id
+from agents.merchant_support.domain import derived_id
+from bench.tool_faults import ToolFaults
 from core.models import AgentResult, ApproveSignal, DenySignal, RunState, RunStatus, ToolOutcome
-from tests.conftest import Harness, strict_worker
+from tests.conftest import Harness, scripted_provider, strict_worker
 from tests.history_facts import attempts_by_activity, scheduled_activities, scheduled_together
+from workflows.agent import AgentWorkflow
 
 
 def call(name: str, **arguments: Any) -> ScriptedToolCall:
@@ -35,7 +36,7 @@ REFUND = call(
 
 async def wait_for_pending(handle: WorkflowHandle[Any, AgentResult]) -> RunStatus:
     for _ in range(200):
-        status: RunStatus = await handle.query("status", result_type=RunStatus)
+        status: RunStatus = await handle.query(AgentWorkflow.status)
         if status.pending:
             return status
         await asyncio.sleep(0.05)
@@ -62,7 +63,11 @@ async def test_final_answer_after_a_lookup(harness: Harness) -> None:
     [record] = result.tool_calls
     assert (record.tool, record.outcome, record.call_id) == ("get_transaction", ToolOutcome.OK, "t1-1")
     assert json.loads(record.observation)["result"]["transaction_id"] == "pay_ABC123"
-    assert scheduled_activities(history) == ["llm.complete", "tool.get_transaction", "llm.complete"]
+    assert scheduled_activities(history) == [
+        "llm.complete",
+        "tool.merchant_support.get_transaction",
+        "llm.complete",
+    ]
     assert result.usage.total > 0
 
 
@@ -136,7 +141,8 @@ async def test_refund_waits_for_approval_then_runs_once(harness: Harness) -> Non
         )
         assert await harness.store.count("refunds") == before  # nothing runs before the approval
         await handle.signal(
-            "approve", ApproveSignal(call_id="t1-1", approver="alice", args_sha256=item.args_sha256)
+            AgentWorkflow.approve,
+            ApproveSignal(call_id="t1-1", approver="alice", args_sha256=item.args_sha256),
         )
 
     result, _ = await harness.run("refund it", [calls(REFUND), answer("Refunded.")], during=approve_as_alice)
@@ -149,7 +155,9 @@ async def test_refund_waits_for_approval_then_runs_once(harness: Harness) -> Non
 async def test_denied_refund_is_an_observation_and_never_runs(harness: Harness) -> None:
     async def deny(handle: WorkflowHandle[Any, AgentResult]) -> None:
         await wait_for_pending(handle)
-        await handle.signal("deny", DenySignal(call_id="t1-1", approver="bob", reason="not a duplicate"))
+        await handle.signal(
+            AgentWorkflow.deny, DenySignal(call_id="t1-1", approver="bob", reason="not a duplicate")
+        )
 
     before = await harness.store.count("refunds")
     result, history = await harness.run(
@@ -159,19 +167,21 @@ async def test_denied_refund_is_an_observation_and_never_runs(harness: Harness) 
     record = result.tool_calls[0]
     assert record.outcome == ToolOutcome.DENIED
     assert "not a duplicate" in json.loads(record.observation)["message"]
-    assert "tool.initiate_refund" not in scheduled_activities(history)
+    assert "tool.merchant_support.initiate_refund" not in scheduled_activities(history)
     assert await harness.store.count("refunds") == before
 
 
 async def test_approval_for_wrong_hash_or_call_changes_nothing(harness: Harness) -> None:
     async def confused_then_right(handle: WorkflowHandle[Any, AgentResult]) -> None:
         status = await wait_for_pending(handle)
-        await handle.signal("approve", ApproveSignal(call_id="t1-1", approver="eve", args_sha256="0" * 64))
-        await handle.signal("approve", ApproveSignal(call_id="t9-9", approver="eve"))
-        again: RunStatus = await handle.query("status", result_type=RunStatus)
+        await handle.signal(
+            AgentWorkflow.approve, ApproveSignal(call_id="t1-1", approver="eve", args_sha256="0" * 64)
+        )
+        await handle.signal(AgentWorkflow.approve, ApproveSignal(call_id="t9-9", approver="eve"))
+        again: RunStatus = await handle.query(AgentWorkflow.status)
         assert again.pending and again.state == RunState.AWAITING_APPROVAL
         await handle.signal(
-            "approve",
+            AgentWorkflow.approve,
             ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
         )
 
@@ -200,7 +210,7 @@ async def test_refund_retried_after_its_write_is_stored_once(harness: Harness) -
         during=approve_as_alice,
     )
     assert result.tool_calls[0].outcome == ToolOutcome.OK
-    assert attempts_by_activity(history)["tool.initiate_refund"] == 2
+    assert attempts_by_activity(history)["tool.merchant_support.initiate_refund"] == 2
     assert await harness.store.count("refunds") == before + 1
 
 
@@ -220,7 +230,7 @@ async def test_second_start_with_same_id_joins_the_run(harness: Harness) -> None
     async def start_again(handle: WorkflowHandle[Any, AgentResult]) -> None:
         await wait_for_pending(handle)
         again = await harness.env.client.start_workflow(
-            "AgentWorkflow",
+            AgentWorkflow.run,
             AgentRequest(task="refund once"),
             id=handle.id,
             task_queue="unused-queue",
@@ -229,7 +239,8 @@ async def test_second_start_with_same_id_joins_the_run(harness: Harness) -> None
         assert again.result_run_id == handle.result_run_id  # the same run, not a second one
         status = await wait_for_pending(handle)
         await handle.signal(
-            "approve", ApproveSignal(call_id="t1-1", approver="a", args_sha256=status.pending[0].args_sha256)
+            AgentWorkflow.approve,
+            ApproveSignal(call_id="t1-1", approver="a", args_sha256=status.pending[0].args_sha256),
         )
 
     before = await harness.store.count("refunds")
@@ -252,7 +263,10 @@ async def test_doomed_refund_is_refused_before_any_human_is_asked(harness: Harne
     assert "exceeds the refundable" in json.loads(record.observation)["message"]
     assert result.audit == ()  # no approval was ever requested
     scheduled = scheduled_activities(history)
-    assert "tool.initiate_refund.precheck" in scheduled and "tool.initiate_refund" not in scheduled
+    assert (
+        "tool.merchant_support.initiate_refund.precheck" in scheduled
+        and "tool.merchant_support.initiate_refund" not in scheduled
+    )
 
 
 async def test_critic_sends_back_an_answer_that_hides_the_refund(harness: Harness) -> None:
@@ -276,17 +290,18 @@ async def test_critic_accepts_an_answer_that_states_the_refund(harness: Harness)
     assert result.turns == 3 and result.answer == precise.content  # accepted as written, nothing appended
 
 
-async def test_unknown_toolset_fails_fast_with_a_typed_reason(harness: Harness) -> None:
+async def test_unknown_agent_fails_fast_with_a_typed_reason(harness: Harness) -> None:
     from core.models import AgentRequest
 
     handle = await harness.env.client.start_workflow(
-        "AgentWorkflow",
-        AgentRequest(task="anything", toolset="nope"),
-        id="unknown-toolset",
-        task_queue="tq-unknown-toolset",
-        result_type=AgentResult,
+        AgentWorkflow.run,
+        AgentRequest(task="anything", agent="nope"),
+        id="unknown-agent",
+        task_queue="tq-unknown-agent",
     )
-
-    async with strict_worker(harness.env.client, "tq-unknown-toolset", None, harness.store):
+    async with strict_worker(harness.env.client, "tq-unknown-agent", scripted_provider({}), harness.store):
         result = await handle.result()
     assert (result.status, result.stop_reason, result.turns) == (RunState.FAILED, "InvalidInputError", 0)
+    assert "unknown agent 'nope'" in result.answer and "merchant_support" in result.answer
+    history = await handle.fetch_history()
+    assert scheduled_activities(history) == []  # refused before any activity

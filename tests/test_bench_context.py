@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.tools.context_tools import DOCUMENT_CHARS, document
 from bench.context_model import ReaderPolicy, last_turn, task_for
+from bench.context_tools import DOCUMENT_CHARS, document
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {"fetch_page", "fetch_article"}

@@ -1,4 +1,4 @@
-"""The performance benches (issue 8): the perf toolset, their helpers, their options, one tiny run each.
+"""The performance benches (issue 8): the perf agent, their helpers, their options, one tiny run each.
 
 Benchmarks, not timed tests: the tiny runs prove each bench works end to end and assert no times.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.tools.noop_tools import NOOP_TOOLS, REGISTRY, SLEEP_TOOLS, StepArgs, noop
-from activities.toolsets import TOOLSETS
 from bench import perf_common as pc
+from bench.agents import PERF
+from bench.noop_tools import NOOP_TOOLS, REGISTRY, SLEEP_TOOLS, StepArgs, noop
 from bench.throughput import Batch
 from cli.devserver import DYNAMIC_CONFIG
 from core.toolspec import ToolContext
@@ -37,13 +37,15 @@ def bench(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedPr
 # ── the perf toolset and the helpers ────────────────────────────────────────
 
 
-def test_perf_toolset_is_registered_with_alternating_names() -> None:
-    assert TOOLSETS["perf"] is REGISTRY
-    assert REGISTRY.names() == [*NOOP_TOOLS, *SLEEP_TOOLS]
+def test_the_perf_agent_has_the_alternating_tools_and_no_production_worker_serves_it() -> None:
+    assert PERF.registry.names() == REGISTRY.names() == [*NOOP_TOOLS, *SLEEP_TOOLS]
+    from worker import DEFAULT_APPS
+
+    assert "bench" not in DEFAULT_APPS
 
 
 async def test_noop_tool_returns_its_argument() -> None:
-    ctx = ToolContext(workflow_id="w", call_id="c", idempotency_key="w:c", store=None)
+    ctx: ToolContext[None] = ToolContext(workflow_id="w", call_id="c", idempotency_key="w:c", deps=None)
     assert (await noop(ctx, StepArgs(i=7))).i == 7
 
 
@@ -56,7 +58,12 @@ def test_script_makes_k_alternating_calls_then_answers() -> None:
     assert [r.tool_calls[0].name for r in script[:3]] == ["noop_a", "noop_b", "noop_a"]
     assert script[3].content == "done" and not script[3].tool_calls
     assert all(r.delay_s == 0.3 for r in script)
-    assert request.limits.max_turns == 4 and request.toolset == "perf" and request.user_budget is None
+    assert (
+        request.limits is not None
+        and request.limits.max_turns == 4
+        and request.agent == "perf"
+        and request.user_budget is None
+    )
 
 
 def test_scripts_of_different_lengths_do_not_collide() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.faults import FaultPlan, FaultyModel, ToolFaultRates, task_id_of
-from activities.tools.bench_tools import CORPUS, evaluate, search_corpus, summarise_text
+from bench.bench_tools import CORPUS, evaluate, search_corpus, summarise_text
+from bench.faults import FaultPlan, FaultyModel, ToolFaultRates, task_id_of
 from bench.tasks import BenchPolicy, default_plan, make_tasks
 from core.errors import DependencyDownError, InvalidInputError, RateLimitedError, TransientError
 

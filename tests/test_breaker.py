@@ -14,7 +14,7 @@ from activities.breaker import (
     CircuitBreaker,
     parse_overrides,
 )
-from activities.tools.catalog import GET_TRANSACTION, SEARCH_KNOWLEDGE_BASE, SPECS
+from agents.merchant_support.tools import GET_TRANSACTION, SEARCH_KNOWLEDGE_BASE, SPECS
 from core.config import ConfigError
 from core.errors import CircuitOpenError
 

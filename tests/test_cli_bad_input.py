@@ -1,4 +1,4 @@
-"""The CLI's typed errors and exit codes (DESIGN §4), in-process, against a real dev server and worker."""
+"""The CLI's typed errors and exit codes (docs/architecture.md), against a real dev server and worker."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.converter import PayloadCodec
 from temporalio.testing import WorkflowEnvironment
 
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from cli.codec_server import serve
 from cli.trace import build_report
 from core.codec import (
@@ -34,6 +34,7 @@ from core.config import ConfigError
 from core.models import AgentLimits, AgentRequest, AgentResult, ApproveSignal, RunState
 from tests.conftest import scripted_provider, strict_worker
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
+from workflows.agent import AgentWorkflow
 
 KEY1, KEY2 = bytes(range(32)), bytes(range(32, 64))
 B64 = {kid: base64.b64encode(k).decode() for kid, k in (("k1", KEY1), ("k2", KEY2))}
@@ -133,18 +134,17 @@ async def encrypted_run(env: WorkflowEnvironment, store: Store, sealer: PayloadC
     async def approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
         status = await wait_for_pending(handle)
         await handle.signal(
-            "approve",
+            AgentWorkflow.approve,
             ApproveSignal(call_id="t2-1", approver="alice", args_sha256=status.pending[0].args_sha256),
         )
 
     provider = scripted_provider({SECRET_TASK: script})
     async with strict_worker(client, queue, provider, store):
         handle = await client.start_workflow(
-            "AgentWorkflow",
+            AgentWorkflow.run,
             AgentRequest(task=SECRET_TASK, user_id="tester", limits=AgentLimits(max_turns=5)),
             id=f"enc-{uuid.uuid4().hex[:8]}",
             task_queue=queue,
-            result_type=AgentResult,
         )
         await approve(handle)
         result = await handle.result()

@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from cli import inspect, runs
 from cli.diagnose import Stall, diagnose
 from cli.errors import EXIT_HUMAN
@@ -21,7 +21,7 @@ from core.config import Settings
 from core.models import AgentRequest
 from core.worker_options import worker_options
 from tests.broken_workflow import DividesByZero
-from tests.conftest import scripted_provider
+from tests.conftest import DEMO, scripted_provider
 from tests.live_stack import running_server
 from tests.test_agent_workflow import REFUND, answer, calls
 from worker import build_worker
@@ -80,7 +80,7 @@ async def test_a_run_waiting_for_approval_says_it_waits_for_a_human(client: Clie
     queue = f"human-{uuid.uuid4().hex[:6]}"
     task = "refund pay_ABC124"
     provider = scripted_provider({task: [calls(REFUND), answer("done")]})
-    async with build_worker(client, queue, provider, Store.open(tmp_path)):
+    async with build_worker(client, queue, [DEMO], provider, {DEMO.name: Store.open(tmp_path)}):
         handle = await runs.start(client, Settings(task_queue=queue), AgentRequest(task=task), None)
         await eventually(client, handle, Stall.AWAITING_HUMAN)
         code, data = await inspect.status(handle, client)

@@ -17,9 +17,10 @@ from temporalio.testing import ActivityEnvironment
 import core.errors
 from activities.breaker import BreakerBoard
 from activities.llm.activity import MAX_TOOL_CALLS, LlmActivities
-from activities.tools.activities import ToolFaults, build_tool_activities
-from activities.tools.catalog import REGISTRY
-from activities.tools.store import Store
+from activities.tools.activities import build_tool_activities
+from agents.merchant_support import Store
+from agents.merchant_support.tools import REGISTRY
+from bench.tool_faults import ToolFaults
 from core.errors import (
     ERRORS_BY_NAME,
     NON_RETRYABLE_TYPE_NAMES,
@@ -30,12 +31,13 @@ from core.errors import (
 )
 from core.models import ToolCall, ToolInput
 from core.toolspec import ToolRegistry
+from tests.conftest import demo_with
 from tests.test_openai_provider import completion, provider, request
 from tests.test_resilience import huge_search, with_handler
 from workflows.activity_options import LLM_RETRY
 from workflows.routing import route
 
-# DESIGN §3, written out by hand so the test does not grade the code against itself.
+# docs/architecture.md, written out by hand so the test does not grade the code against itself.
 RETRYABLE = {"TransientError", "RateLimitedError", "DependencyDownError"}
 
 
@@ -59,7 +61,7 @@ async def tool_failure(
 
 
 def tools(store: Store, registry: ToolRegistry = REGISTRY, **options: Any) -> list[Callable[..., Any]]:
-    return build_tool_activities(registry, store, options.pop("faults", None), **options)
+    return build_tool_activities(demo_with(registry), store, options.pop("faults", None), **options)
 
 
 async def _circuit_open(store: Store) -> ApplicationError:
@@ -68,15 +70,17 @@ async def _circuit_open(store: Store) -> ApplicationError:
         faults=ToolFaults(down={"get_transaction"}),
         breakers=BreakerBoard.from_specs(REGISTRY, env="get_transaction=1/30/1"),
     )
-    first = await tool_failure(acts, "tool.get_transaction", {"transaction_id": "pay_ABC123"})
+    first = await tool_failure(
+        acts, "tool.merchant_support.get_transaction", {"transaction_id": "pay_ABC123"}
+    )
     assert first.type == "DependencyDownError"  # the failure that opened the circuit
-    return await tool_failure(acts, "tool.get_transaction", {"transaction_id": "pay_ABC123"})
+    return await tool_failure(acts, "tool.merchant_support.get_transaction", {"transaction_id": "pay_ABC123"})
 
 
 async def _payload_too_large(store: Store) -> ApplicationError:
     # A budget above the hard limit (a misconfiguration) lets 3.6 MB through truncation: the guard refuses.
     acts = tools(store, with_handler("search_knowledge_base", huge_search), max_result_bytes=8_000_000)
-    return await tool_failure(acts, "tool.search_knowledge_base", {"query": "anything"})
+    return await tool_failure(acts, "tool.merchant_support.search_knowledge_base", {"query": "anything"})
 
 
 async def _direct(store: Store) -> ApplicationError:
@@ -95,19 +99,21 @@ CASES: dict[str, Callable[[Store], Awaitable[ApplicationError]]] = {
     "RateLimitedError": lambda store: llm_failure(429, headers={"Retry-After": "3"}),
     "DependencyDownError": lambda store: tool_failure(
         tools(store, faults=ToolFaults(down={"get_transaction"})),
-        "tool.get_transaction",
+        "tool.merchant_support.get_transaction",
         {"transaction_id": "pay_ABC123"},
     ),
     "InvalidInputError": lambda store: tool_failure(
-        tools(store), "tool.get_transaction", {"transaction_id": "12; DROP TABLE transactions"}
+        tools(store),
+        "tool.merchant_support.get_transaction",
+        {"transaction_id": "12; DROP TABLE transactions"},
     ),
     "ToolNotFoundError": _tool_not_found,
     "NotFoundError": lambda store: tool_failure(
-        tools(store), "tool.get_transaction", {"transaction_id": "pay_NOPE999"}
+        tools(store), "tool.merchant_support.get_transaction", {"transaction_id": "pay_NOPE999"}
     ),
     "PermissionDeniedError": lambda store: tool_failure(
         tools(store),
-        "tool.initiate_refund.precheck",
+        "tool.merchant_support.initiate_refund.precheck",
         {"transaction_id": "pay_GHI301", "amount": "200.00", "currency": "GBP", "reason": "duplicate"},
     ),
     "BudgetExceededError": _direct,
@@ -154,9 +160,9 @@ async def test_an_unclassified_tool_crash_is_retried_once_then_final(store: Stor
 
     acts = tools(store, with_handler("get_transaction", crash))
     args = {"transaction_id": "pay_ABC123"}
-    first = await tool_failure(acts, "tool.get_transaction", args, attempt=1)
+    first = await tool_failure(acts, "tool.merchant_support.get_transaction", args, attempt=1)
     assert (first.type, first.non_retryable) == ("TransientError", False)
-    second = await tool_failure(acts, "tool.get_transaction", args, attempt=2)
+    second = await tool_failure(acts, "tool.merchant_support.get_transaction", args, attempt=2)
     assert (second.type, second.non_retryable) == ("TransientError", True)
     assert "unclassified failure, gave up after 2 attempts" in second.message
 

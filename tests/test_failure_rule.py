@@ -30,6 +30,7 @@ from core.worker_options import worker_options
 from tests.broken_workflow import ReadsAFile
 from tests.conftest import Harness, WorkflowTaskFailed, result_or_task_failure, time_skipping_env
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
+from workflows.agent import AgentWorkflow
 
 LOOKUPS = (
     call("get_transaction", transaction_id="pay_ABC123"),
@@ -93,7 +94,7 @@ async def test_non_determinism_fails_the_task_and_the_test_at_once(
     async def reorder_then_approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
         item = (await wait_for_pending(handle)).pending[0]
         monkeypatch.setattr(workflows.routing, "renumber", reversed_order)  # the next task replays
-        await handle.signal("approve", ApproveSignal(call_id=item.call_id, approver="al"))
+        await handle.signal(AgentWorkflow.approve, ApproveSignal(call_id=item.call_id, approver="al"))
 
     started = time.monotonic()
     with pytest.raises(WorkflowTaskFailed, match=r"(?i)nondetermin"):

@@ -94,7 +94,11 @@ async def test_api_key_is_sent_on_the_wire_but_never_enters_history(harness: Har
     result, history = await harness.run(task, [], provider=provider(transport))
 
     assert result.status == RunState.COMPLETED and result.answer == "It is a 49.99 USD charge."
-    assert scheduled_activities(history) == ["llm.complete", "tool.get_transaction", "llm.complete"]
+    assert scheduled_activities(history) == [
+        "llm.complete",
+        "tool.merchant_support.get_transaction",
+        "llm.complete",
+    ]
     # The key really was in use: both model calls carried it.
     assert [h.get("authorization") for h in transport.headers] == [f"Bearer {SECRET}"] * 2
     exported = history.to_json()
@@ -196,7 +200,7 @@ async def test_unknown_transaction_is_one_attempt_and_a_typed_observation(harnes
     result, history = await harness.run(task, [], provider=provider(transport))
 
     assert result.status == RunState.COMPLETED and result.answer == "I could not find pay_NOPE999."
-    assert attempts_by_activity(history)["tool.get_transaction"] == 1
+    assert attempts_by_activity(history)["tool.merchant_support.get_transaction"] == 1
     [record] = result.tool_calls
     assert (record.outcome, record.error_type) == (ToolOutcome.ERROR, "NotFoundError")
     observation = json.loads(record.observation)

@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle, WorkflowHistory
 
 from core.guardrails import ContextSettings, PriceOverride, RunBudgets, UserDayBudget
+from core.ledger import LedgerBalance
 from core.models import (
     AgentLimits,
     AgentRequest,
@@ -20,12 +21,14 @@ from core.models import (
     RunState,
     ToolOutcome,
 )
-from tests.conftest import Harness, result_or_task_failure, scripted_provider, strict_worker
+from tests.conftest import Harness, result_or_task_failure, scripted_models, strict_worker
 from tests.history_facts import attempts_by_activity, scheduled_activities
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
-from workflows.ledger import LedgerBalance, ledger_day, ledger_id
+from workflows.agent import AgentWorkflow
+from workflows.ledger import ledger_day, ledger_id
 
 PRICED = ModelSettings(model="gpt-4o-mini")  # 0.15 / 0.60 USD per million tokens
+SERVED = ("scripted", "gpt-4o-mini", "acme-9")  # acme-9: served, but with no price the worker knows
 
 
 def searches(n: int) -> list[Any]:
@@ -56,7 +59,7 @@ async def run_request_with_history(
 ) -> tuple[AgentResult, WorkflowHistory]:
     """Run a full AgentRequest (not just a task) on a fresh queue; returns the result and history."""
     queue, wid = f"tq-{uuid.uuid4().hex[:8]}", kw.pop("workflow_id", f"g-{uuid.uuid4().hex[:8]}")
-    provider = scripted_provider({request.task: script})
+    provider = scripted_models({request.task: script}, *SERVED)
     async with strict_worker(harness.env.client, queue, provider, harness.store):
         handle = await harness.env.client.start_workflow(
             "AgentWorkflow", request, id=wid, task_queue=queue, result_type=AgentResult
@@ -98,7 +101,8 @@ async def test_deadline_is_checked_before_the_next_call(harness: Harness) -> Non
         status = await wait_for_pending(handle)
         await harness.env.sleep(timedelta(minutes=3))
         await handle.signal(
-            "approve", ApproveSignal(call_id="t1-1", approver="a", args_sha256=status.pending[0].args_sha256)
+            AgentWorkflow.approve,
+            ApproveSignal(call_id="t1-1", approver="a", args_sha256=status.pending[0].args_sha256),
         )
 
     request = AgentRequest(task="deadline", budgets=RunBudgets(deadline_s=120))
@@ -107,9 +111,17 @@ async def test_deadline_is_checked_before_the_next_call(harness: Harness) -> Non
     assert result.tool_calls[0].outcome == ToolOutcome.OK  # what was approved still ran, once
 
 
-async def test_unknown_model_is_refused_before_any_spend(harness: Harness) -> None:
+async def test_a_model_the_worker_does_not_serve_is_refused_at_start(harness: Harness) -> None:
+    request = AgentRequest(task="unserved", model=ModelSettings(model="gpt-9-unserved"))
+    result, history = await run_request_with_history(harness, request, [answer("never")])
+    assert (result.status, result.stop_reason, result.turns) == (RunState.FAILED, "InvalidInputError", 0)
+    assert "'gpt-9-unserved' is not served" in result.answer and "gpt-4o-mini" in result.answer
+    assert not attempts_by_activity(history)  # refused before any activity
+
+
+async def test_a_served_model_nobody_can_price_is_refused_before_any_spend(harness: Harness) -> None:
     """The worker refuses a model it cannot price before calling it: one attempt, a typed FAILED run."""
-    request = AgentRequest(task="unpriced", model=ModelSettings(model="gpt-9-unpriced"))
+    request = AgentRequest(task="unpriced", model=ModelSettings(model="acme-9"))
     result, history = await run_request_with_history(harness, request, [answer("never")])
     assert (result.status, result.stop_reason) == (RunState.FAILED, "InvalidInputError")
     assert "no price" in result.answer and result.cost_usd == 0 and result.usage.total == 0
@@ -120,7 +132,7 @@ async def test_a_run_priced_by_itself_is_charged_its_own_price(harness: Harness)
     """A run may price a model the worker cannot (budgets.price): the quote travels with the request."""
     price = PriceOverride(input_per_mtok=2.0, output_per_mtok=4.0)
     request = AgentRequest(
-        task="self-priced", model=ModelSettings(model="gpt-9-unpriced"), budgets=RunBudgets(price=price)
+        task="self-priced", model=ModelSettings(model="acme-9"), budgets=RunBudgets(price=price)
     )
     result = await run_request(harness, request, [answer("Priced and done.")])
     assert result.status == RunState.COMPLETED and result.usage.total > 0
@@ -131,13 +143,20 @@ async def test_a_run_priced_by_itself_is_charged_its_own_price(harness: Harness)
 async def test_repeated_call_gets_its_result_then_the_run_stops_as_a_loop(harness: Harness) -> None:
     same = calls(call("get_transaction", transaction_id="pay_ABC123"))
     result, history = await harness.run("loop", [same, same, same, answer("never")])
-    assert [c.outcome for c in result.tool_calls] == [ToolOutcome.OK, ToolOutcome.REJECTED]
+    # The third call is refused too and stops the run: every proposed call is in the record, as in trace.
+    assert [c.outcome for c in result.tool_calls] == [
+        ToolOutcome.OK,
+        ToolOutcome.REJECTED,
+        ToolOutcome.REJECTED,
+    ]
     repeat = json.loads(result.tool_calls[1].observation)
     assert repeat["error_type"] == "LoopDetected" and "pay_ABC123" in repeat["message"]
-    assert scheduled_activities(history).count("tool.get_transaction") == 1
+    assert scheduled_activities(history).count("tool.merchant_support.get_transaction") == 1
     assert (result.status, result.stop_reason) == (RunState.LOOP_DETECTED, "loop_detected")
     assert result.loops is not None and result.loops.detections == 2
-    assert "tool.escalate_to_human" in scheduled_activities(history)  # a human takes over via a ticket
+    assert "tool.merchant_support.escalate_to_human" in scheduled_activities(
+        history
+    )  # a human takes over via a ticket
 
 
 async def test_continue_as_new_carries_state_and_changes_nothing_in_the_result(harness: Harness) -> None:
@@ -167,16 +186,15 @@ async def test_daily_ledger_stays_exact_under_five_concurrent_runs_of_one_user(h
     limit = UserDayBudget(max_cost_usd=0.0025)
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     scripts = {f"ledger run {i}": [*lookups(6), answer("ok")] for i in range(5)}
-    async with strict_worker(harness.env.client, queue, scripted_provider(scripts), harness.store):
+    async with strict_worker(harness.env.client, queue, scripted_models(scripts, *SERVED), harness.store):
         handles = [
             await harness.env.client.start_workflow(
-                "AgentWorkflow",
+                AgentWorkflow.run,
                 AgentRequest(
                     task=task, user_id=user, model=PRICED, user_budget=limit, limits=AgentLimits(max_turns=10)
                 ),
                 id=f"{user}-{i}",
                 task_queue=queue,
-                result_type=AgentResult,
             )
             for i, task in enumerate(scripts)
         ]

@@ -23,12 +23,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from activities.llm.openai_provider import OpenAIProvider
-from activities.llm.scripted import DemoPolicy, ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
-from activities.tools.store import TABLES, Store
+from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
+from agents.merchant_support.stand_in import DemoPolicy
+from agents.merchant_support.store import TABLES, Store
 from cli.main import main as cli_main
 from core.models import AgentRequest, AgentResult, ApproveSignal, DenySignal, RunState, ToolOutcome
 from tests.conftest import SCRIPTED_URL, Harness
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
+from workflows.agent import AgentWorkflow
 
 COUNTS: Counter[str] = Counter()
 HUGE = "A" * 100_000
@@ -268,7 +270,9 @@ async def test_hostile_signal_payloads(harness: Harness, category: str, text: st
         await send_raw(handle, harness, "approve", b"\xff\xfe{" + text.encode("utf-8", "surrogatepass"))
         status = await wait_for_pending(handle)  # still pending: nothing above approved it
         assert status.state == RunState.AWAITING_APPROVAL
-        await handle.signal("deny", DenySignal(call_id="t1-1", approver="alice", reason="not a duplicate"))
+        await handle.signal(
+            AgentWorkflow.deny, DenySignal(call_id="t1-1", approver="alice", reason="not a duplicate")
+        )
 
     before = await counts(harness.store)
     result, _ = await harness.run(
@@ -287,8 +291,8 @@ async def test_a_duplicated_approval_has_one_effect(harness: Harness) -> None:
     async def approve_twice(handle: WorkflowHandle[Any, AgentResult]) -> None:
         status = await wait_for_pending(handle)
         approval = ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256)
-        await handle.signal("approve", approval)
-        await handle.signal("approve", approval)
+        await handle.signal(AgentWorkflow.approve, approval)
+        await handle.signal(AgentWorkflow.approve, approval)
 
     before = await counts(harness.store)
     result, _ = await harness.run("approve twice", [calls(REFUND), answer("Refunded.")], during=approve_twice)

@@ -25,6 +25,7 @@ from core.models import (
 from tests.conftest import Harness, scripted_provider, strict_worker
 from tests.history_facts import scheduled_activities
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
+from workflows.agent import AgentWorkflow
 from workflows.approval import args_sha256
 
 REFUND_ARGS = {
@@ -41,7 +42,7 @@ ESCALATE = calls(call("escalate_to_human", reason="policy unclear", summary="mer
 
 async def wait_for_state(handle: WorkflowHandle[Any, AgentResult], state: RunState) -> RunStatus:
     for _ in range(300):
-        status: RunStatus = await handle.query("status", result_type=RunStatus)
+        status: RunStatus = await handle.query(AgentWorkflow.status)
         if status.state == state:
             return status
         await asyncio.sleep(0.05)
@@ -61,11 +62,10 @@ async def test_approval_that_races_ahead_of_its_request_is_applied(harness: Harn
         harness.env.client, queue, scripted_provider({"early": [calls(REFUND), answer("ok")]}), harness.store
     ):
         result = await harness.env.client.execute_workflow(
-            "AgentWorkflow",
+            AgentWorkflow.run,
             AgentRequest(task="early approval"),
             id="early-approval",
             task_queue=queue,
-            result_type=AgentResult,
             start_signal="approve",
             start_signal_args=[early],
         )
@@ -80,8 +80,8 @@ async def test_two_pending_approvals_are_decided_independently(harness: Harness)
             if len(status.pending) == 2:
                 break
             await asyncio.sleep(0.05)
-        await handle.signal("deny", DenySignal(call_id="t1-2", approver="bob", reason="not ours"))
-        await handle.signal("approve", ApproveSignal(call_id="t1-1", approver="alice"))
+        await handle.signal(AgentWorkflow.deny, DenySignal(call_id="t1-2", approver="bob", reason="not ours"))
+        await handle.signal(AgentWorkflow.approve, ApproveSignal(call_id="t1-1", approver="alice"))
 
     result, _ = await harness.run(
         "two refunds", [calls(REFUND, OTHER_REFUND), answer("one done")], during=decide_both
@@ -93,7 +93,9 @@ async def test_two_pending_approvals_are_decided_independently(harness: Harness)
 async def test_a_denial_sticks_for_the_same_call(harness: Harness) -> None:
     async def deny(handle: WorkflowHandle[Any, AgentResult]) -> None:
         await wait_for_pending(handle)
-        await handle.signal("deny", DenySignal(call_id="t1-1", approver="bob", reason="needs manager"))
+        await handle.signal(
+            AgentWorkflow.deny, DenySignal(call_id="t1-1", approver="bob", reason="needs manager")
+        )
 
     result, _ = await harness.run(
         "deny then retry", [calls(REFUND), calls(REFUND), answer("Not refunded.")], during=deny
@@ -109,7 +111,7 @@ async def test_approval_deadline_denies_escalates_and_reminds(harness: Harness) 
         await harness.env.sleep(timedelta(hours=25))
         await wait_for_state(handle, RunState.ESCALATED)
         await handle.signal(
-            "human_reply", HumanReplySignal(responder="carol", text="Refund approved offline.")
+            AgentWorkflow.human_reply, HumanReplySignal(responder="carol", text="Refund approved offline.")
         )
 
     result, history = await harness.run("nobody answers", [calls(REFUND)], during=reply_when_escalated)
@@ -122,8 +124,8 @@ async def test_approval_deadline_denies_escalates_and_reminds(harness: Harness) 
         "Refund approved offline.",
         "carol",
     )
-    assert "tool.escalate_to_human" in scheduled_activities(history)  # the ticket exists
-    assert "tool.initiate_refund" not in scheduled_activities(history)
+    assert "tool.merchant_support.escalate_to_human" in scheduled_activities(history)  # the ticket exists
+    assert "tool.merchant_support.initiate_refund" not in scheduled_activities(history)
 
 
 async def test_model_escalation_resumes_with_guidance_and_fresh_turns(harness: Harness) -> None:
@@ -131,7 +133,7 @@ async def test_model_escalation_resumes_with_guidance_and_fresh_turns(harness: H
         status = await wait_for_state(handle, RunState.ESCALATED)
         assert status.escalation is not None and status.escalation.ticket_id
         await handle.signal(
-            "human_reply", HumanReplySignal(responder="dan", text="Waive the fee.", resume=True)
+            AgentWorkflow.human_reply, HumanReplySignal(responder="dan", text="Waive the fee.", resume=True)
         )
 
     script = [
@@ -162,11 +164,15 @@ async def test_customer_words_escalate_before_the_model_runs(
 ) -> None:
     async def reply(handle: WorkflowHandle[Any, AgentResult]) -> None:
         await wait_for_state(handle, RunState.ESCALATED)
-        await handle.signal("human_reply", HumanReplySignal(responder="erin", text="Called the merchant."))
+        await handle.signal(
+            AgentWorkflow.human_reply, HumanReplySignal(responder="erin", text="Called the merchant.")
+        )
 
     result, history = await harness.run(task, [answer("unused")], during=reply)
     assert result.escalation is not None and result.escalation.trigger == trigger
-    assert scheduled_activities(history) == ["tool.escalate_to_human"]  # no model call at all
+    assert scheduled_activities(history) == [
+        "tool.merchant_support.escalate_to_human"
+    ]  # no model call at all
     assert result.status == RunState.COMPLETED and result.answered_by == "erin"
 
 
@@ -181,13 +187,15 @@ async def test_repeated_tool_failure_escalates(harness: Harness) -> None:
 async def test_bad_signal_payloads_are_rejected_and_audited(harness: Harness) -> None:
     async def noise_then_approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
         status = await wait_for_pending(handle)
-        await handle.signal("approve", {"call_id": "t1-1"})  # no approver
-        await handle.signal("approve", {"call_id": 7, "approver": ["x"]})  # wrong types
-        await handle.signal("deny", {"call_id": "t1-1", "approver": "m", "reason": "x" * 1_000_000})
-        await handle.signal("human_reply", {"responder": "zed", "text": "hello"})  # not escalated
-        await handle.signal("approve", "not even an object")
+        await handle.signal(AgentWorkflow.approve, {"call_id": "t1-1"})  # no approver
+        await handle.signal(AgentWorkflow.approve, {"call_id": 7, "approver": ["x"]})  # wrong types
         await handle.signal(
-            "approve",
+            AgentWorkflow.deny, {"call_id": "t1-1", "approver": "m", "reason": "x" * 1_000_000}
+        )
+        await handle.signal(AgentWorkflow.human_reply, {"responder": "zed", "text": "hello"})  # not escalated
+        await handle.signal(AgentWorkflow.approve, "not even an object")
+        await handle.signal(
+            AgentWorkflow.approve,
             ApproveSignal(call_id="t1-1", approver="alice", args_sha256=status.pending[0].args_sha256),
         )
 
@@ -211,7 +219,9 @@ async def test_decide_update_answers_synchronously(harness: Harness) -> None:
             )
         assert "not pending" in str(refused.value.cause)
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update("decide", DecideUpdate(call_id="t1-1", approver="a", verdict="deny"))
+            await handle.execute_update(
+                AgentWorkflow.decide, DecideUpdate(call_id="t1-1", approver="a", verdict="deny")
+            )
         accepted = await handle.execute_update(
             "decide",
             DecideUpdate(

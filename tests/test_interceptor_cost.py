@@ -11,7 +11,7 @@ import structlog
 from structlog.testing import CapturingLoggerFactory
 
 from activities import interceptors
-from core.models import ChatMessage, LlmRequest, ToolOutput
+from core.models import ChatMessage, LlmRequest, ToolInput, ToolOutput
 
 
 @pytest.fixture
@@ -25,6 +25,10 @@ def at_level(request: pytest.FixtureRequest) -> Iterator[CapturingLoggerFactory]
     )
     yield factory
     structlog.reset_defaults()
+
+
+def tool_input() -> ToolInput:
+    return ToolInput(workflow_id="w", call_id="t1-1", idempotency_key="w:t1-1", args={"a": 1})
 
 
 def request_of() -> LlmRequest:
@@ -42,17 +46,19 @@ def test_dropped_events_dump_nothing(
 
     monkeypatch.setattr(ChatMessage, "model_dump", refuse)
     monkeypatch.setattr(ToolOutput, "model_dump_json", refuse)
-    interceptors._log_start("llm.complete", request_of())
-    interceptors._on_success("tool.get_transaction", ToolOutput(result={"a": 1}), 1.0)
+    interceptors.log_request(request_of(), "scripted")
+    interceptors._log_start("tool.merchant_support.get_transaction", tool_input())
+    interceptors._on_success("tool.merchant_support.get_transaction", ToolOutput(result={"a": 1}), 1.0)
     assert at_level.logger.calls == []
 
 
 @pytest.mark.parametrize("at_level", [logging.INFO], indirect=True)
 def test_kept_events_carry_every_field(at_level: CapturingLoggerFactory) -> None:
-    interceptors._log_start("llm.complete", request_of())
-    interceptors._on_success("tool.get_transaction", ToolOutput(result={"a": 1}), 1.0)
+    interceptors.log_request(request_of(), "scripted")
+    interceptors._on_success("tool.merchant_support.get_transaction", ToolOutput(result={"a": 1}), 1.0)
     start, end = (call.kwargs for call in at_level.logger.calls)
     assert start["event"] == "llm.request" and start["messages"] == [{"role": "user", "content": "hi"}]
+    assert start["model"] == "scripted"
     assert end["event"] == "tool.end" and end["result_bytes"] == len(
         ToolOutput(result={"a": 1}).model_dump_json()
     )

@@ -12,18 +12,11 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.ledger import LedgerActivities
 from core.guardrails import UserDayBudget
+from core.ledger import LedgerBalance, LedgerCall, LedgerInput, ReserveRequest
 from core.worker_options import worker_options
-from workflows.ledger import (
-    LedgerActivities,
-    LedgerBalance,
-    LedgerCall,
-    LedgerInput,
-    ReserveRequest,
-    UserDayLedgerWorkflow,
-    ledger_day,
-    ledger_id,
-)
+from workflows.ledger import UserDayLedgerWorkflow, ledger_day, ledger_id
 
 LIMITS = UserDayBudget(max_cost_usd=1.0, max_tokens=1_000_000)
 

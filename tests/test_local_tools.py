@@ -14,26 +14,27 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.scripted import ScriptedReply, ScriptedToolCall
-from activities.tools.noop_tools import REGISTRY as PERF
-from activities.tools.noop_tools import StepArgs, StepResult
-from activities.tools.store import Store
-from activities.toolsets import SCHEMAS, TOOLSETS
+from agents.merchant_support import Store
+from bench.agents import PERF
+from bench.noop_tools import StepArgs, StepResult
+from core.agent import Agent, Instructions, PromptVersion
 from core.errors import NotFoundError, TransientError
 from core.models import AgentLimits, AgentRequest, AgentResult, RunState, ToolOutcome
-from core.toolspec import ToolContext, ToolRegistry, ToolSpec
-from tests.conftest import scripted_provider, strict_worker
+from core.toolspec import ToolContext, ToolSpec
+from tests.conftest import DEMO, scripted_provider, strict_worker
 from tests.history_facts import scheduled_activities
 from tests.test_replay import replayer
+from workflows.agent import AgentWorkflow
 
 ATTEMPTS: Counter[str] = Counter()
 
 
-async def missing(ctx: ToolContext, args: StepArgs) -> StepResult:
+async def missing(ctx: ToolContext[None], args: StepArgs) -> StepResult:
     ATTEMPTS["lookup_missing"] += 1
     raise NotFoundError(f"nothing under {args.i}")
 
 
-async def flaky(ctx: ToolContext, args: StepArgs) -> StepResult:
+async def flaky(ctx: ToolContext[None], args: StepArgs) -> StepResult:
     ATTEMPTS["lookup_flaky"] += 1
     if ATTEMPTS["lookup_flaky"] == 1:
         raise TransientError("blip")
@@ -44,7 +45,14 @@ def _local(name: str, handler: Any) -> ToolSpec:
     return ToolSpec(name=name, description=name, args_model=StepArgs, handler=handler, local=True)
 
 
-TEST_TOOLS = ToolRegistry([_local("lookup_missing", missing), _local("lookup_flaky", flaky)])
+LOCAL_TEST = Agent[None](
+    name="local_test",
+    instructions=Instructions(
+        versions=(PromptVersion(version="local-v1", text="Look things up.", changelog="First."),),
+        current="local-v1",
+    ),
+    tools=(_local("lookup_missing", missing), _local("lookup_flaky", flaky)),
+)
 
 
 def local_markers(history: WorkflowHistory) -> list[dict[str, Any]]:
@@ -58,26 +66,21 @@ def local_markers(history: WorkflowHistory) -> list[dict[str, Any]]:
 
 
 async def run(
-    env: WorkflowEnvironment, store: Store, toolset: str, script: list[ScriptedReply]
+    env: WorkflowEnvironment, store: Store, agent: Agent[None], script: list[ScriptedReply]
 ) -> tuple[AgentResult, WorkflowHistory]:
     queue = f"tq-{uuid.uuid4().hex[:8]}"
-    worker = strict_worker(
-        env.client,
-        queue,
-        scripted_provider({"local tools": script}),
-        store,
-    )
+    provider = scripted_provider({"local tools": script})
+    worker = strict_worker(env.client, queue, provider, store, agents=(agent,), deps={})
     async with worker:
         handle = await env.client.start_workflow(
-            "AgentWorkflow",
-            AgentRequest(task="local tools", user_id="t", toolset=toolset, limits=AgentLimits(max_turns=4)),
+            AgentWorkflow.run,
+            AgentRequest(task="local tools", user_id="t", agent=agent.name, limits=AgentLimits(max_turns=4)),
             id=f"wf-{uuid.uuid4().hex[:10]}",
             task_queue=queue,
-            result_type=AgentResult,
         )
         result = await handle.result()
         history = await handle.fetch_history()
-    replayed = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    replayed = await replayer(agent).replay_workflow(history, raise_on_replay_failure=False)
     assert replayed.replay_failure is None
     return result, history
 
@@ -101,35 +104,33 @@ def test_a_tool_with_side_effects_cannot_be_local() -> None:
 
 
 def test_the_perf_tools_are_local_and_no_demo_tool_with_side_effects_is() -> None:
-    assert all(spec.local for spec in PERF)
-    assert not any(spec.local for spec in TOOLSETS["support"] if spec.side_effect or spec.irreversible)
+    assert all(spec.local for spec in PERF.tools)
+    assert not any(spec.local for spec in DEMO.tools if spec.side_effect or spec.irreversible)
 
 
 async def test_local_tools_leave_markers_not_scheduled_activities(
     env: WorkflowEnvironment, store: Store
 ) -> None:
     script = [step("noop_a", 0), step("noop_b", 1), ScriptedReply(content="done")]
-    result, history = await run(env, store, "perf", script)
+    result, history = await run(env, store, PERF, script)
     assert result.status == RunState.COMPLETED
     assert [c.outcome for c in result.tool_calls] == [ToolOutcome.OK, ToolOutcome.OK]
     assert scheduled_activities(history) == ["llm.complete"] * 3  # the model call stays a real activity
-    assert [m["activity_type"] for m in local_markers(history)] == ["tool.noop_a", "tool.noop_b"]
+    assert [m["activity_type"] for m in local_markers(history)] == ["tool.perf.noop_a", "tool.perf.noop_b"]
 
 
 async def test_a_local_tools_non_retryable_error_is_not_retried_and_a_transient_one_is(
     env: WorkflowEnvironment, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(TOOLSETS, "local-test", TEST_TOOLS)
-    monkeypatch.setitem(SCHEMAS, "local-test", TEST_TOOLS.schemas())
     ATTEMPTS.clear()
     script = [step("lookup_missing", 1), step("lookup_flaky", 2), ScriptedReply(content="done")]
-    result, history = await run(env, store, "local-test", script)
+    result, history = await run(env, store, LOCAL_TEST, script)
     assert result.status == RunState.COMPLETED
     failed, retried = result.tool_calls
     assert (failed.outcome, failed.error_type) == (ToolOutcome.ERROR, "NotFoundError")
     assert (retried.outcome, retried.error_type) == (ToolOutcome.OK, None)
     assert ATTEMPTS == {"lookup_missing": 1, "lookup_flaky": 2}
     assert [(m["activity_type"], m["attempt"]) for m in local_markers(history)] == [
-        ("tool.lookup_missing", 1),
-        ("tool.lookup_flaky", 2),
+        ("tool.local_test.lookup_missing", 1),
+        ("tool.local_test.lookup_flaky", 2),
     ]

@@ -23,8 +23,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.interceptors import retry_decision
-from activities.tools.activities import ToolFaults
-from activities.tools.store import Store
+from agents.merchant_support import Store
+from bench.tool_faults import ToolFaults
 from core.errors import NON_RETRYABLE_TYPE_NAMES, NotFoundError, TransientError
 from core.logging import build_processors, configure_logging, route_stdlib_logging
 from core.models import ApproveSignal, RunState
@@ -34,6 +34,7 @@ from tests.conftest import BIN, Harness, register_search_attributes, scripted_pr
 from tests.live_stack import free_port
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
 from workflows import metrics
+from workflows.agent import AgentWorkflow
 
 SECRET = "sk-obs-SECRET-7a1b9c"
 LOOKUP = call("get_transaction", transaction_id="pay_ABC123")
@@ -173,7 +174,7 @@ def test_metrics_port_is_validated() -> None:
 async def approve_first(handle: Any) -> None:
     item = (await wait_for_pending(handle)).pending[0]
     signal = ApproveSignal(call_id=item.call_id, approver="al", args_sha256=item.args_sha256)
-    await handle.signal("approve", signal)
+    await handle.signal(AgentWorkflow.approve, signal)
 
 
 # ── a real run's events ─────────────────────────────────────────────────────
@@ -222,10 +223,12 @@ async def test_events_of_a_run_with_retry_skip_approval_and_failure(
         "non_retryable class",
         1,
     )
-    assert skipped["activity_type"] == "tool.get_transaction" and skipped["call_id"] == "t1-2"
+    assert (
+        skipped["activity_type"] == "tool.merchant_support.get_transaction" and skipped["call_id"] == "t1-2"
+    )
     retry = only(events, "retry", workflow_id=wf)
     assert (retry["error_type"], retry["attempt"], retry["next_attempt"]) == ("TransientError", 1, 2)
-    assert retry["activity_type"] == "tool.initiate_refund" and retry["turn"] == 2
+    assert retry["activity_type"] == "tool.merchant_support.initiate_refund" and retry["turn"] == 2
     assert (
         only(events, "tool.end", "result_bytes", call_id="t2-1", tool="initiate_refund", attempt=2)["outcome"]
         == "ok"
@@ -303,7 +306,10 @@ async def test_prometheus_endpoint_counts_runs_tool_calls_retries_approvals_and_
     assert scrape(text, "agent_approvals", verdict="approved") == 1
     assert scrape(text, "agent_approval_wait_seconds_count", verdict="approved") == 1
     assert scrape(text, "agent_run_cost_usd_sum") == pytest.approx(sum(r.cost_usd for r in results))
-    assert 'activity_type="tool.get_transaction"' in text and "temporal_activity_execution_latency" in text
+    assert (
+        'activity_type="tool.merchant_support.get_transaction"' in text
+        and "temporal_activity_execution_latency" in text
+    )
 
 
 async def test_otel_spans_for_every_llm_and_tool_activity(
@@ -322,4 +328,4 @@ async def test_otel_spans_for_every_llm_and_tool_activity(
     spans = [s for s in exporter.get_finished_spans() if (s.attributes or {}).get("temporalWorkflowID") == wf]
     names = [s.name for s in spans]
     assert names.count("RunActivity:llm.complete") == 2
-    assert names.count("RunActivity:tool.get_transaction") == 1
+    assert names.count("RunActivity:tool.merchant_support.get_transaction") == 1

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.llm.parsing import parse_arguments, parse_tool_calls
-from activities.tools.catalog import REGISTRY
+from agents.merchant_support.tools import REGISTRY
 from core.errors import InvalidInputError
 from core.models import ToolCall
 from workflows.routing import route

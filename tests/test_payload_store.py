@@ -10,12 +10,11 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext, StorageDriverStoreContext
-from temporalio.worker import Replayer
 
 from core.payload_store import LocalFileDriver, PayloadMissingError, payload_storage
-from tests.conftest import Harness
+from tests.conftest import DEMO_AGENTS, Harness
 from tests.test_agent_workflow import answer, call, calls
-from workflows.agent import AgentWorkflow
+from worker import build_replayer
 
 
 def files_in(root: Path) -> int:
@@ -62,12 +61,10 @@ async def test_long_prompts_leave_history_and_the_run_replays(harness: Harness, 
     assert all(b"external-storage" in p.metadata.get("encoding", b"") or p.external_payloads for p in inputs)
     # The history replays with the deployment's converter (which can fetch the stored payloads) ...
     converter = harness.env.client.data_converter
-    assert (
-        await Replayer(workflows=[AgentWorkflow], data_converter=converter).replay_workflow(history)
-    ) is not None
+    assert (await build_replayer(DEMO_AGENTS, converter).replay_workflow(history)) is not None
     # ... and not with a store that lacks them: no silent fallback to something else.
     elsewhere = dataclasses.replace(pydantic_data_converter, external_storage=payload_storage(tmp_path))
-    failed = await Replayer(workflows=[AgentWorkflow], data_converter=elsewhere).replay_workflow(
+    failed = await build_replayer(DEMO_AGENTS, elsewhere).replay_workflow(
         history, raise_on_replay_failure=False
     )
     assert failed.replay_failure is not None

@@ -13,15 +13,16 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.tools.activities import ToolFaults
-from activities.tools.store import Store
+from agents.merchant_support import Store
+from bench.tool_faults import ToolFaults
 from cli import runs
 from core.guardrails import ContextSettings
-from core.models import AgentLimits, AgentRequest, AgentResult, ApproveSignal, PendingApproval, RunState
+from core.models import AgentLimits, AgentRequest, ApproveSignal, PendingApproval, RunState
 from core.progress import PAGE_EVENTS, ProgressEvent, ProgressKind
 from tests.conftest import BIN, Harness, register_search_attributes, scripted_provider, strict_worker
 from tests.test_agent_workflow import REFUND, answer, call, calls
 from tests.test_guardrails_workflow import lookups
+from workflows.agent import AgentWorkflow
 from workflows.progress import ProgressLog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,7 @@ async def test_follow_shows_each_step_once_though_the_refund_is_retried(harness:
 
     async def approve(handle: Any, item: PendingApproval) -> None:
         signal = ApproveSignal(call_id=item.call_id, approver="al", args_sha256=item.args_sha256)
-        await handle.signal("approve", signal)
+        await handle.signal(AgentWorkflow.approve, signal)
 
     async def during(handle: Any) -> None:
         # Real time while following: awaiting the result would otherwise skip past the approval deadline.
@@ -125,11 +126,10 @@ async def test_follow_keeps_up_across_continue_as_new(store: Store) -> None:
         lines: list[str] = []
         async with strict_worker(env.client, "follow-can", provider, store):
             handle = await env.client.start_workflow(
-                "AgentWorkflow",
+                AgentWorkflow.run,
                 request,
                 id=f"can-{uuid.uuid4().hex[:8]}",
                 task_queue="follow-can",
-                result_type=AgentResult,
             )
             result = await asyncio.wait_for(runs.follow(handle, lines.append), 60)
     finally:

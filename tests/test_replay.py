@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -10,8 +11,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 import workflows.routing
+from core.agent import Agent
 from core.models import ToolCall
-from workflows.agent import AgentWorkflow
+from tests.conftest import DEMO_AGENTS
+from worker import build_replayer
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -20,12 +23,17 @@ def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text())
 
 
-def replayer() -> Replayer:
-    return Replayer(workflows=[AgentWorkflow], data_converter=pydantic_data_converter)
+def replayer(*agents: Agent[Any]) -> Replayer:
+    """The production Replayer (worker.build_replayer) over the demo agents, or the ones given."""
+    return build_replayer(agents or DEMO_AGENTS, pydantic_data_converter)
 
 
 def test_there_are_histories_to_replay() -> None:
-    assert {p.stem for p in HISTORIES} >= {"refund_approved", "refund_denied", "demo_local_model"}
+    """At least one history per demo agent and per scenario (named <agent>.<scenario>)."""
+    assert {p.stem for p in HISTORIES} >= {
+        "merchant_support.refund_approved",
+        "merchant_support.refund_denied",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
@@ -42,7 +50,7 @@ async def test_a_reordering_change_is_caught_as_nondeterminism(monkeypatch: pyte
         return tuple(reversed(original(calls, turn)))
 
     monkeypatch.setattr(workflows.routing, "renumber", reversed_order)
-    history = load(Path(__file__).parent / "histories" / "refund_approved.json")
+    history = load(Path(__file__).parent / "histories" / "merchant_support.refund_approved.json")
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "nondetermin" in str(result.replay_failure).lower()

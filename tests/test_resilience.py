@@ -16,22 +16,21 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
-from temporalio.worker import Replayer, Worker
 
 from activities.breaker import BreakerBoard, BreakerState
-from activities.llm.activity import LlmActivities
 from activities.llm.scripted import ScriptedReply
-from activities.tools.activities import OPEN_NOTE, ToolFaults, build_tool_activities
-from activities.tools.catalog import REGISTRY
-from activities.tools.models import KbHit, SearchResult
+from activities.tools.activities import OPEN_NOTE
 from activities.tools.payload import MAX_RESULT_BYTES, json_size
+from agents.merchant_support.models import KbHit, SearchResult
+from agents.merchant_support.tools import REGISTRY
+from bench.tool_faults import ToolFaults
 from core.models import AgentLimits, AgentRequest, AgentResult, RunState, ToolOutcome
 from core.toolspec import Handler, ToolContext, ToolRegistry
-from core.worker_options import worker_options
-from tests.conftest import Harness, scripted_provider
+from tests.conftest import DEMO_AGENTS, Harness, demo_with, scripted_provider, strict_worker
 from tests.history_facts import attempts_by_activity
 from tests.test_agent_workflow import answer, call, calls
 from tests.test_breaker import FakeClock
+from worker import build_replayer
 from workflows.agent import AgentWorkflow
 
 LOOKUP = calls(call("get_transaction", transaction_id="pay_ABC123"))
@@ -48,18 +47,17 @@ class Runs:
     async def run(self, task: str) -> tuple[AgentResult, WorkflowHistory]:
         client = self.harness.env.client
         handle = await client.start_workflow(
-            "AgentWorkflow",
+            AgentWorkflow.run,
             AgentRequest(task=task, user_id="tester", limits=AgentLimits(max_turns=4)),
             id=f"wf-{uuid.uuid4().hex[:10]}",
             task_queue=self.queue,
-            result_type=AgentResult,
         )
         result = await handle.result()
         history = await handle.fetch_history()
         # The deployment's converter: large payloads live in its store, not in the history.
-        replayed = await Replayer(
-            workflows=[AgentWorkflow], data_converter=client.data_converter
-        ).replay_workflow(history, raise_on_replay_failure=False)
+        replayed = await build_replayer(DEMO_AGENTS, client.data_converter).replay_workflow(
+            history, raise_on_replay_failure=False
+        )
         assert replayed.replay_failure is None
         return result, history
 
@@ -74,13 +72,11 @@ async def worker(
     registry: ToolRegistry = REGISTRY,
 ) -> AsyncIterator[Runs]:
     queue = f"tq-{uuid.uuid4().hex[:8]}"
-    activities = build_tool_activities(registry, harness.store, faults, breakers=breakers)
-    async with Worker(
-        harness.env.client,
-        task_queue=queue,
-        workflows=[AgentWorkflow],
-        activities=[LlmActivities(scripted_provider(scripts)).complete, *activities],
-        **worker_options({}, strict=True),  # production's options; every task replays
+    agent = demo_with(registry)
+    boards = {agent.name: breakers} if breakers is not None else None
+    provider = scripted_provider(scripts)
+    async with strict_worker(
+        harness.env.client, queue, provider, harness.store, faults, agents=(agent,), breakers=boards
     ):
         yield Runs(harness, queue)
 
@@ -125,7 +121,7 @@ async def test_an_open_circuit_makes_zero_calls_to_the_dependency_until_the_cool
         # Run 1: three attempts reach the dead dependency and open the circuit; the 4th fails fast.
         result, history = await runs.run("alpha lookup")
         assert result.status == RunState.COMPLETED
-        assert attempts_by_activity(history)["tool.get_transaction"] == 4
+        assert attempts_by_activity(history)["tool.merchant_support.get_transaction"] == 4
         assert faults.dependency_calls["get_transaction"] == 3
         seen = observation(result)
         assert (seen["error_type"], seen["retryable"]) == ("CircuitOpenError", False)
@@ -135,7 +131,7 @@ async def test_an_open_circuit_makes_zero_calls_to_the_dependency_until_the_cool
         # Run 2, 29 s later: one attempt, refused without touching the dependency.
         clock.advance(29)
         result, history = await runs.run("bravo lookup")
-        assert attempts_by_activity(history)["tool.get_transaction"] == 1
+        assert attempts_by_activity(history)["tool.merchant_support.get_transaction"] == 1
         assert faults.dependency_calls["get_transaction"] == 3
         assert observation(result)["error_type"] == "CircuitOpenError"
         assert "retry after ~1 s" in observation(result)["message"]
@@ -159,7 +155,7 @@ async def test_knowledge_base_down_serves_the_cached_fallback_as_degraded(harnes
         result, history = await runs.run("policy check")
     assert result.status == RunState.COMPLETED and result.answer == "Refund the later payment."
     # Three attempts opened the circuit; the fourth was answered from the cache without the store.
-    assert attempts_by_activity(history)["tool.search_knowledge_base"] == 4
+    assert attempts_by_activity(history)["tool.merchant_support.search_knowledge_base"] == 4
     assert faults.dependency_calls["search_knowledge_base"] == 3
     seen = observation(result)
     assert seen["ok"] is True and seen["degraded"] is True and seen["note"] == OPEN_NOTE
@@ -173,7 +169,7 @@ async def test_a_failing_last_attempt_falls_back_even_while_the_circuit_is_close
     async with worker(harness, scripts, faults=faults, breakers=board) as runs:
         result, history = await runs.run("policy again")
     spec = REGISTRY.get("search_knowledge_base")
-    assert attempts_by_activity(history)["tool.search_knowledge_base"] == spec.max_attempts
+    assert attempts_by_activity(history)["tool.merchant_support.search_knowledge_base"] == spec.max_attempts
     assert faults.dependency_calls["search_knowledge_base"] == spec.max_attempts
     seen = observation(result)
     assert seen["degraded"] is True
@@ -196,7 +192,7 @@ async def test_a_3mb_tool_output_is_truncated_and_the_run_completes(harness: Har
         result, history = await runs.run("huge output")
     assert result.status == RunState.COMPLETED and result.answer == "Read it."
     [output] = await completed_results(
-        history, "tool.search_knowledge_base", harness.env.client.data_converter
+        history, "tool.merchant_support.search_knowledge_base", harness.env.client.data_converter
     )
     assert output["truncated"] is True and output["note"].startswith(f"truncated to fit {MAX_RESULT_BYTES}")
     assert json_size(output["result"]) <= MAX_RESULT_BYTES
@@ -218,7 +214,7 @@ async def test_an_unclassified_crash_is_attempted_twice_then_observed(harness: H
     assert result.status == RunState.COMPLETED and result.answer == "Something broke."
     # get_transaction allows 5 attempts; an unclassified crash gets 2.
     assert REGISTRY.get("get_transaction").max_attempts == 5
-    assert attempts_by_activity(history)["tool.get_transaction"] == 2
+    assert attempts_by_activity(history)["tool.merchant_support.get_transaction"] == 2
     assert faults.dependency_calls["get_transaction"] == 2
     record = result.tool_calls[0]
     assert (record.outcome, record.error_type) == (ToolOutcome.ERROR, "TransientError")

@@ -11,12 +11,12 @@ from activities.llm.factory import build_provider
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.scripted import (
     EXHAUSTED,
-    DemoPolicy,
     ScriptBook,
     ScriptedReply,
     ScriptedToolCall,
     ScriptedTransport,
 )
+from agents.merchant_support.stand_in import DemoPolicy
 from core.config import Settings
 from core.errors import RateLimitedError, TransientError
 from core.models import ChatMessage, LlmRequest, LlmResponse, ToolCall, ToolSchema
@@ -128,7 +128,8 @@ TXN = {
 
 
 async def test_demo_policy_walks_the_duplicate_refund_case() -> None:
-    model = build_provider(Settings(llm_provider="scripted"))
+    book = ScriptBook({}, fallback=DemoPolicy())
+    model = build_provider(Settings(llm_provider="scripted"), script_book=book)
     history: list[ChatMessage] = [ChatMessage(role="system", content="You are a support agent."), user(TASK)]
 
     first = await model.complete(req(*history))

@@ -11,7 +11,7 @@ import structlog
 from structlog.testing import CapturingLoggerFactory
 from temporalio.testing import WorkflowEnvironment
 
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from core.logging import build_processors, configure_logging, route_stdlib_logging
 from core.redaction import redactor_from_env
 from core.sealing import digest, seal, sealed_from_env

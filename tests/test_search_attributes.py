@@ -8,14 +8,14 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from core import search_attributes as sa
 from core.models import AgentLimits, AgentRequest, AgentResult, RunState
-from tests.conftest import Harness, scripted_provider, strict_worker
+from tests.conftest import DEMO, Harness, scripted_provider, strict_worker
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
 from tests.test_guardrails_workflow import lookups
-from workflows.agent_base import PUBLISH_INTERVAL
-from workflows.prompts import PROMPT_VERSION
+from workflows.agent import AgentWorkflow
+from workflows.publishing import PUBLISH_INTERVAL
 
 
 def upserts(history: Any) -> list[dict[str, Any]]:
@@ -55,11 +55,11 @@ async def test_a_run_started_with_its_attributes_upserts_once(env: WorkflowEnvir
         env.client, queue, scripted_provider({task: [*lookups(3), answer("Done.")]}), store
     ):
         handle = await env.client.start_workflow(
-            "AgentWorkflow",
+            AgentWorkflow.run,
             request,
             id=f"wf-{uuid.uuid4().hex[:10]}",
             task_queue=queue,
-            search_attributes=sa.at_start(request.user_id, PROMPT_VERSION),
+            search_attributes=sa.at_start(request.user_id, DEMO.name, DEMO.instructions.current),
         )
         result = AgentResult.model_validate(await handle.result())
         history = await handle.fetch_history()
@@ -92,7 +92,8 @@ async def test_a_run_awaiting_approval_is_published_at_once_with_its_turn(harnes
         described = await handle.describe()
         seen.update({key.name: value for key, value in described.typed_search_attributes})
         await handle.signal(
-            "approve", {"call_id": item.call_id, "approver": "al", "args_sha256": item.args_sha256}
+            AgentWorkflow.approve,
+            {"call_id": item.call_id, "approver": "al", "args_sha256": item.args_sha256},
         )
 
     script = [

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activities.tools import queries as q
-from activities.tools.store import Store
+from agents.merchant_support import Store
+from agents.merchant_support import queries as q
 from core.errors import InvalidInputError
 
 SEEDED = {"merchants": 3, "transactions": 14, "refunds": 2, "kb_docs": 8, "tickets": 0, "idempotency": 0}

@@ -15,7 +15,7 @@ from activities.llm.summarize import (
     required_facts,
 )
 from core.models import ChatMessage, ToolCall
-from tests.conftest import scripted_provider
+from tests.conftest import DEMO, scripted_provider
 
 KEY = "Previous summary"
 REFUND = ToolCall(
@@ -51,11 +51,13 @@ TURNS = (
 
 
 def activities(summary: str, **reply: object) -> SummarizeActivities:
-    return SummarizeActivities(scripted_provider({KEY: [ScriptedReply(content=summary, **reply)]}))
+    provider = scripted_provider({KEY: [ScriptedReply(content=summary, **reply)]})
+    return SummarizeActivities(provider, {DEMO.name: DEMO})
 
 
 def request(previous: str = "") -> SummarizeRequest:
-    return SummarizeRequest(workflow_id="wf-1", previous_summary=previous, turns=TURNS)
+    """The demo agent's identifiers (its keep_exact) are what a summary must keep."""
+    return SummarizeRequest(workflow_id="wf-1", agent=DEMO.name, previous_summary=previous, turns=TURNS)
 
 
 async def test_a_dropped_identifier_is_appended_verbatim() -> None:
@@ -89,9 +91,9 @@ async def test_a_faithful_summary_is_left_alone() -> None:
 async def test_facts_survive_a_fold_of_a_fold() -> None:
     first = await activities("Refunded a duplicate.").summarize(request())
     assert "pay_B2" in first.summary
-    later = SummarizeRequest(workflow_id="wf-1", previous_summary=first.summary, turns=())
+    later = SummarizeRequest(workflow_id="wf-1", agent=DEMO.name, previous_summary=first.summary, turns=())
     second = await activities("Nothing new happened.").summarize(later)
-    for fact in required_facts(first.summary, ()):
+    for fact in required_facts(first.summary, (), DEMO.keep_exact):
         assert fact in second.summary
 
 
@@ -102,8 +104,9 @@ async def test_a_provider_failure_is_one_error_class() -> None:
 
 
 def test_keep_facts_is_pure_and_ordered() -> None:
-    summary, restored = keep_facts("", "", TURNS)
-    assert summary.startswith(FACTS_HEADER) and restored == len(required_facts("", TURNS))
-    assert keep_facts("", "", TURNS) == (summary, restored)
+    summary, restored = keep_facts("", "", TURNS, DEMO.keep_exact)
+    assert summary.startswith(FACTS_HEADER) and restored == len(required_facts("", TURNS, DEMO.keep_exact))
+    assert keep_facts("", "", TURNS, DEMO.keep_exact) == (summary, restored)
     assert summary.index("pay_A1") < summary.index("re_9XY")
-    assert required_facts("refunded 49.99. Later 1.234 and v2.50x", ()) == ["49.99"]
+    assert required_facts("refunded 49.99. Later 1.234 and v2.50x", (), DEMO.keep_exact) == ["49.99"]
+    assert required_facts("refunded 49.99 for MID1001", ()) == []  # the engine keeps only call ids

@@ -17,14 +17,16 @@ from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.tools.activities import ToolFaults, build_tool_activities
-from activities.tools.catalog import ESCALATE_TOOL, REGISTRY
-from activities.tools.domain import format_minor, to_minor
+from activities.tools.activities import build_tool_activities
 from activities.tools.payload import fit, json_size
-from activities.tools.store import Store
+from agents.merchant_support import Store
+from agents.merchant_support.domain import format_minor, to_minor
+from agents.merchant_support.tools import ESCALATE_TOOL, REGISTRY
+from bench.tool_faults import ToolFaults
 from core.errors import InvalidInputError
 from core.models import ToolInput, ToolOutput
 from core.toolspec import ToolContext, ToolRegistry, ToolSpec
+from tests.conftest import demo_with
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,7 +42,7 @@ async def call(
     registry: ToolRegistry = REGISTRY,
     budget: int = 64 * 1024,
 ) -> ToolOutput:
-    activities = build_tool_activities(registry, store, faults, max_result_bytes=budget)
+    activities = build_tool_activities(demo_with(registry), store, faults, max_result_bytes=budget)
     # Activities come in registry order; this also proves build_tool_activities keeps that order.
     fn = activities[registry.names().index(tool)]
     env = ActivityEnvironment()
@@ -75,7 +77,7 @@ def test_catalog_declares_six_tools_with_flags() -> None:
 def test_catalog_import_opens_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "AGENT_DATA_DIR": str(tmp_path)}
     subprocess.run(
-        [sys.executable, "-c", "import activities.tools.catalog"], cwd=tmp_path, env=env, check=True
+        [sys.executable, "-c", "import agents.merchant_support"], cwd=tmp_path, env=env, check=True
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -19,6 +19,7 @@ from cli.trace import build_report, render
 from core.models import AgentRequest, AgentResult, ApproveSignal, RunState
 from tests.conftest import Harness
 from tests.test_agent_workflow import REFUND, answer, call, calls, wait_for_pending
+from workflows.agent import AgentWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -63,7 +64,8 @@ async def test_trace_of_a_completed_run_without_worker_matches_its_result(harnes
         status = await wait_for_pending(handle)
         item = status.pending[0]
         await handle.signal(
-            "approve", ApproveSignal(call_id=item.call_id, approver="alice", args_sha256=item.args_sha256)
+            AgentWorkflow.approve,
+            ApproveSignal(call_id=item.call_id, approver="alice", args_sha256=item.args_sha256),
         )
 
     lookups = calls(
@@ -146,7 +148,7 @@ async def test_trace_of_an_unknown_id_is_not_found(cli: Any) -> None:
 async def test_trace_of_a_terminated_run_says_so(env: WorkflowEnvironment, cli: Any) -> None:
     # No worker polls this queue: the first model call is scheduled and never finishes.
     handle = await env.client.start_workflow(
-        "AgentWorkflow",
+        AgentWorkflow.run,
         AgentRequest(task="never picked up"),
         id=f"wf-{uuid.uuid4().hex[:10]}",
         task_queue=f"nobody-{uuid.uuid4().hex[:6]}",

@@ -14,11 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from core.config import ConfigError
 from core.gc_tuning import DEFAULT_THRESHOLD, tune_gc
 from core.worker_options import MAX_CACHED_WORKFLOWS, WORKFLOW_FAILURE_TYPES, worker_options
-from tests.conftest import scripted_provider, strict_worker
+from tests.conftest import DEMO, scripted_provider, strict_worker
 from worker import build_worker
 
 
@@ -43,7 +43,8 @@ async def test_tests_run_production_options_made_strict(env: WorkflowEnvironment
     """build_worker starts from production's options; tests add the sandbox and replay every task,
     and keep production's failure rule (no test-only failure types that would hide a hang)."""
     store = Store.open(tmp_path)
-    production = build_worker(env.client, "tq-options", scripted_provider({}), store).config()
+    worker = build_worker(env.client, "tq-options", [DEMO], scripted_provider({}), {DEMO.name: store})
+    production = worker.config()
     strict = strict_worker(env.client, "tq-options-strict", scripted_provider({}), store).config()
     assert isinstance(production.get("workflow_runner"), UnsandboxedWorkflowRunner)
     assert isinstance(strict.get("workflow_runner"), SandboxedWorkflowRunner)

@@ -1,4 +1,4 @@
-"""Continue-as-new: when to hand over, and what the next run inherits."""
+"""Continue-as-new: when to hand over, and everything the next run inherits (a `Carry`)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core import models as m
+    from workflows.approval import ApprovalGate
     from workflows.guard import Guard
     from workflows.progress import CARRY_EVENTS, ProgressLog
+    from workflows.state import AgentState
 
 # Temporal suggests continue-as-new long before its hard limits; this keeps every run far below them.
 MAX_HISTORY_EVENTS = 2_000
-# Observations kept in records that outlive their run (the result, the carry); full text is in history.
-RECORD_CHARS = 1_500
-
-
-def compact(record: m.ToolCallRecord) -> m.ToolCallRecord:
-    """A record whose observation is at most RECORD_CHARS: the carry and result stay bounded per call."""
-    text = record.observation
-    if len(text) <= RECORD_CHARS:
-        return record
-    clipped = f"{text[:RECORD_CHARS]}… [{len(text) - RECORD_CHARS} more characters in the run's history]"
-    return record.model_copy(update={"observation": clipped})
 
 
 def due(turns_this_run: int, guard: Guard) -> bool:
@@ -35,43 +26,21 @@ def due(turns_this_run: int, guard: Guard) -> bool:
 
 
 def build(
-    *,
-    messages: list[m.ChatMessage],
-    guard: Guard,
-    turn: int,
-    turn_limit: int,
-    calls: list[m.ToolCallRecord],
-    steps: list[m.TraceStep],
-    audit: list[m.AuditEntry],
-    blocked: dict[str, str],
-    usage: m.TokenUsage,
-    cost_usd: float,
-    critiqued: bool,
-    escalations: int,
-    calls_at_escalation: int,
-    runs: int,
-    progress: ProgressLog,
+    state: AgentState, guard: Guard, gate: ApprovalGate, progress: ProgressLog, prompt_version: str
 ) -> m.Carry:
-    return m.Carry(
-        messages=tuple(messages),
-        summary=guard.summary,
-        turn=turn,
-        turn_limit=turn_limit,
-        calls=tuple(compact(c) for c in calls),
-        steps=tuple(steps),
-        audit=tuple(audit),
-        blocked=dict(blocked),
-        usage=usage,
-        cost_usd=cost_usd,
-        spent=guard.spent,
-        started_at=guard.started_at,
-        ratio=guard.ratio,
-        served_model=guard.served_model,
-        loop=guard.loop_state(),
-        critiqued=critiqued,
-        escalations=escalations,
-        calls_at_escalation=calls_at_escalation,
-        runs=runs + 1,
-        progress=progress.tail(CARRY_EVENTS),
-        progress_next_seq=progress.next_seq,
+    return m.Carry.model_validate(
+        {
+            **state.carried(),
+            "prompt_version": prompt_version,
+            "summary": guard.summary,
+            "audit": tuple(gate.audit),
+            "blocked": dict(gate.blocked),
+            "spent": guard.spent,
+            "started_at": guard.started_at,
+            "ratio": guard.ratio,
+            "served_model": guard.served_model,
+            "loop": guard.loop_state(),
+            "progress": progress.tail(CARRY_EVENTS),
+            "progress_next_seq": progress.next_seq,
+        }
     )

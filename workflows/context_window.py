@@ -111,8 +111,10 @@ def _dump(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def truncate_for_tool(text: str, tool: str, settings: ContextSettings) -> str:
-    strategy, max_chars = settings.strategy_for(tool)
+def truncate_for_tool(
+    text: str, tool: str, settings: ContextSettings, declared: Strategy | None = None
+) -> str:
+    strategy, max_chars = settings.strategy_for(tool, declared)
     return truncate_observation(text, strategy, max_chars)
 
 

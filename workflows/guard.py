@@ -13,14 +13,17 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.summarize import SummarizeRequest, SummarizeResult, keep_facts
+    from activities.llm.summarize import keep_facts
     from core import models as m
     from core.errors import NON_RETRYABLE_TYPE_NAMES
-    from core.guardrails import BudgetUse, ExhaustedBudget, LoopState, UserDayBudget
+    from core.guardrails import BudgetUse, ExhaustedBudget, LoopState, Strategy, UserDayBudget
+    from core.ledger import LedgerCall, ReserveResult
+    from core.llm import SummarizeRequest, SummarizeResult
     from core.pricing import ModelPrice
     from workflows import budgets, context_window
     from workflows.activity_options import LLM_HEARTBEAT_TIMEOUT, LLM_RETRY, LLM_TIMEOUT
-    from workflows.ledger import LedgerCall, ReserveResult, ledger_day
+    from workflows.config import RunConfig
+    from workflows.ledger import ledger_day
     from workflows.loop_detect import LoopDetector
 
 SUMMARIZE_TIMEOUT = LLM_TIMEOUT
@@ -31,10 +34,13 @@ LEDGER_RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=NON_RET
 
 
 class Guard:
-    def __init__(self, request: m.AgentRequest, started_at: datetime, carry: m.Carry | None) -> None:
-        self.budgets = request.run_budgets()
-        self.context = request.context
-        self._settings = request.model
+    def __init__(
+        self, config: RunConfig, request: m.AgentRequest, started_at: datetime, carry: m.Carry | None
+    ) -> None:
+        self.budgets = config.budgets
+        self.context = config.context
+        self._settings = config.model
+        self._agent, self._keep_exact = config.agent.name, config.agent.keep_exact
         self._override = self.budgets.price
         self.started_at = carry.started_at if carry else started_at
         self.spent = carry.spent if carry else BudgetUse()
@@ -47,9 +53,8 @@ class Guard:
         self._user, self._user_budget = request.user_id, request.user_budget
         self._day = ledger_day(started_at)
         # An estimate until the first reply carries the price it was charged (the worker's quote).
-        self.price: ModelPrice = budgets.resolve_price(
-            request.model.model or self.served_model, self._override
-        )
+        model = config.model.model or self.served_model
+        self.price: ModelPrice = budgets.resolve_price(model, self._override)
 
     def grant_turns(self, turns: int) -> None:
         """A human resumed the run: fresh turn budget on top of what was used."""
@@ -79,6 +84,7 @@ class Guard:
         folded = tuple(msg for turn in fold for msg in turn)
         request = SummarizeRequest(
             workflow_id=workflow.info().workflow_id,
+            agent=self._agent,
             previous_summary=self.summary,
             turns=folded,
             settings=self._settings,
@@ -96,7 +102,7 @@ class Guard:
             )
         except ActivityError:
             # No model summary: fold in code, which keeps every identifier and argument verbatim.
-            self.summary, _ = keep_facts(self.summary, self.summary, folded)
+            self.summary, _ = keep_facts(self.summary, self.summary, folded, self._keep_exact)
             return
         self.summary = result.summary
         self.spent = budgets.record_call(
@@ -174,9 +180,9 @@ class Guard:
             self.spent = budgets.record_tool_calls(self.spent, count)
         return exhausted
 
-    def observation(self, tool: str, text: str) -> str:
+    def observation(self, tool: str, text: str, declared: Strategy | None) -> str:
         """The observation as the model will read it: truncated per the tool's strategy."""
-        return context_window.truncate_for_tool(text, tool, self.context)
+        return context_window.truncate_for_tool(text, tool, self.context, declared)
 
     def elapsed_s(self) -> float:
         return max(0.0, (workflow.now() - self.started_at) / timedelta(seconds=1))

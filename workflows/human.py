@@ -17,6 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.progress import ProgressKind
+    from core.triggers import EscalationTrigger
     from workflows import events, metrics, signals
     from workflows.approval import ApprovalGate, Decision
     from workflows.progress import ProgressLog
@@ -34,21 +35,19 @@ class HumanLoop:
         self.escalation: m.Escalation | None = None
         self.reply: m.HumanReplySignal | None = None
         self.cancel: m.CancelSignal | None = None
-        self._limits = limits
+        self.limits = limits
         self._on_change = on_change
         self._progress = progress
         self._turn = turn
 
     # ── approvals ───────────────────────────────────────────────────────────
 
-    async def approval(
-        self, turn: int, call_id: str, tool: str, args: dict[str, Any], *, reminders: bool
-    ) -> Decision:
+    async def approval(self, turn: int, call_id: str, tool: str, args: dict[str, Any]) -> Decision:
         """Ask for a decision on one irreversible call and wait for it, its deadline, or a cancel."""
         blocked = self.gate.blocked_reason(tool, args)
         if blocked is not None:
             return Decision("denied", "system", f"the same call was denied earlier in this run: {blocked}")
-        timeout = timedelta(seconds=self._limits.approval_timeout_s)
+        timeout = timedelta(seconds=self.limits.approval_timeout_s)
         item = self.gate.request(call_id, turn, tool, args, workflow.now(), timeout)
         self._on_change()
         self._progress.add(workflow.now(), ProgressKind.APPROVAL_WAITING, turn, tool, detail=call_id)
@@ -60,7 +59,7 @@ class HumanLoop:
             args_sha256=item.args_sha256,
             deadline=item.deadline.isoformat(),
         )
-        if reminders and not await self._wait_decided(call_id, timeout / 2):
+        if not await self._wait_decided(call_id, timeout / 2):
             self.gate.remind(call_id, workflow.now())
             events.warn("approval.reminder", turn, call_id=call_id, deadline=item.deadline.isoformat())
             self._on_change()
@@ -112,19 +111,23 @@ class HumanLoop:
 
     # ── escalation ──────────────────────────────────────────────────────────
 
-    async def escalate(self, trigger: str, reason: str, ticket_id: str | None) -> m.HumanReplySignal | None:
+    async def escalate(
+        self, trigger: EscalationTrigger, reason: str, ticket_id: str | None
+    ) -> m.HumanReplySignal | None:
         """Wait for a human's reply; None when the escalation deadline passes or the run is cancelled."""
         now = workflow.now()
-        timeout = timedelta(seconds=self._limits.escalation_timeout_s)
+        timeout = timedelta(seconds=self.limits.escalation_timeout_s)
         self.escalation = m.Escalation(
             trigger=trigger, reason=reason, ticket_id=ticket_id, since=now, deadline=now + timeout
         )
         self.reply = None
-        self.gate.note(now, "escalated", ticket_id or "-", "system", f"{trigger}: {reason}")
+        self.gate.note(now, "escalated", ticket_id or "-", "system", f"{trigger.value}: {reason}")
         turn = self._turn()
-        events.warn("escalation.started", turn, trigger=trigger, reason=reason[:500], ticket_id=ticket_id)
-        metrics.record_escalation(workflow.metric_meter(), trigger)
-        self._progress.add(now, ProgressKind.ESCALATED, turn, trigger, detail=reason[:300])
+        events.warn(
+            "escalation.started", turn, trigger=trigger.value, reason=reason[:500], ticket_id=ticket_id
+        )
+        metrics.record_escalation(workflow.metric_meter(), trigger.value)
+        self._progress.add(now, ProgressKind.ESCALATED, turn, trigger.value, detail=reason[:300])
         self._on_change()
         try:
             await workflow.wait_condition(
@@ -155,6 +158,32 @@ class HumanLoop:
             self._reject_payload(payload, error)
         else:
             self._decided(self.gate.deny(signal, workflow.now()))
+
+    def decide(self, request: m.DecideUpdate, now: datetime) -> str | None:
+        """The `decide` update: approve or deny at once; returns why the gate refused it, or None."""
+        if request.verdict == "approve":
+            approval = m.ApproveSignal(
+                call_id=request.call_id,
+                approver=request.approver,
+                reason=request.reason,
+                args_sha256=request.args_sha256,
+            )
+            return self.gate.approve(approval, now)
+        denial = m.DenySignal(
+            call_id=request.call_id, approver=request.approver, reason=request.reason or "-"
+        )
+        return self.gate.deny(denial, now)
+
+    def refusal_of(self, request: m.DecideUpdate) -> str | None:
+        """Why `decide` must be refused before anything is written, or None (its validator)."""
+        item = self.gate.pending.get(request.call_id)
+        if item is None:
+            return f"call {request.call_id} is not pending"
+        if request.args_sha256 is not None and request.args_sha256 != item.args_sha256:
+            return "args_sha256 does not match the pending call"
+        if request.verdict == "deny" and not request.reason:
+            return "a denial needs a reason"
+        return None
 
     def on_reply(self, payload: Any) -> None:
         reply, error = signals.parse(m.HumanReplySignal, payload)

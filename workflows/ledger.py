@@ -9,91 +9,26 @@ Why an entity workflow and not a store with atomic reservation:
   auditable in the Temporal UI, and `balance` is a query.
 - Idempotency is by (run_id, call_id): a retried update (activity retry, replayed caller) returns the
   first answer and changes nothing. Update ids make Temporal deduplicate too.
-The cost is two RPCs per model call (reserve, settle) through activities, since a workflow cannot
-send an update to another workflow; update-with-start creates the day's ledger on first use.
+The cost is two RPCs per model call (reserve, settle) through activities (activities/ledger.py), since a
+workflow cannot send an update to another workflow; update-with-start creates the day's ledger on first use.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
-from temporalio import activity, workflow
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio import workflow
 
-from core.errors import BudgetExceededError
-from core.guardrails import UserDayBudget
-from core.models import Frozen
-
-ID_PART = r"^[A-Za-z0-9_.@:/-]+$"
-
-
-class ReserveRequest(Frozen):
-    run_id: str = Field(min_length=1, max_length=256, pattern=ID_PART)
-    call_id: str = Field(min_length=1, max_length=128, pattern=ID_PART)
-    tokens: int = Field(ge=0, le=10_000_000)
-    usd: float = Field(ge=0.0, le=1000.0, allow_inf_nan=False)
-
-
-class ReserveResult(Frozen):
-    granted: bool
-    remaining_usd: float
-    remaining_tokens: int
-    reason: str = ""
-
-
-class SettleRequest(Frozen):
-    run_id: str = Field(min_length=1, max_length=256, pattern=ID_PART)
-    call_id: str = Field(min_length=1, max_length=128, pattern=ID_PART)
-    actual_tokens: int = Field(ge=0, le=10_000_000)
-    actual_usd: float = Field(ge=0.0, le=1000.0, allow_inf_nan=False)
-
-
-class LedgerBalance(Frozen):
-    user_id: str
-    day: str
-    limit_usd: float
-    limit_tokens: int
-    settled_usd: float
-    settled_tokens: int
-    reserved_usd: float
-    reserved_tokens: int
-    remaining_usd: float
-    remaining_tokens: int
-    calls: int
-    refused: int
-
-
-class Reservation(Frozen):
-    tokens: int
-    usd: float
-    at: datetime
-
-
-class LedgerState(BaseModel):
-    """Everything the ledger knows; carried whole across continue-as-new."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    settled_usd: float = 0.0
-    settled_tokens: int = 0
-    open: dict[str, Reservation] = Field(default_factory=dict)
-    decisions: dict[str, ReserveResult] = Field(default_factory=dict)
-    settled: dict[str, float] = Field(default_factory=dict)
-    refused: int = 0
-
-
-class LedgerInput(Frozen):
-    user_id: str = Field(min_length=1, max_length=128)
-    day: date
-    limits: UserDayBudget = UserDayBudget()
-    state: LedgerState | None = None
-    # A late settle (a call that began before midnight) still lands here within this grace.
-    grace_s: float = Field(24 * 3600, ge=0)
-    # An unsettled reservation (its run was terminated) is released after this long.
-    reservation_ttl_s: float = Field(3600, gt=0)
-    max_history: int = Field(10_000, ge=20)
+with workflow.unsafe.imports_passed_through():
+    from core.ledger import (
+        LedgerBalance,
+        LedgerInput,
+        LedgerState,
+        Reservation,
+        ReserveRequest,
+        ReserveResult,
+        SettleRequest,
+    )
 
 
 def ledger_day(now: datetime) -> date:
@@ -105,7 +40,7 @@ def ledger_id(user_id: str, day: date) -> str:
     return f"ledger-{user_id}-{day.isoformat()}"
 
 
-def _key(run_id: str, call_id: str) -> str:
+def key_of(run_id: str, call_id: str) -> str:
     return f"{run_id}/{call_id}"
 
 
@@ -137,7 +72,7 @@ class UserDayLedgerWorkflow:
 
     @workflow.update(name="reserve")
     def reserve(self, req: ReserveRequest) -> ReserveResult:
-        key = _key(req.run_id, req.call_id)
+        key = key_of(req.run_id, req.call_id)
         if key in self._s.decisions:
             return self._s.decisions[key]
         self._expire(workflow.now())
@@ -169,7 +104,7 @@ class UserDayLedgerWorkflow:
     @workflow.update(name="settle")
     def settle(self, req: SettleRequest) -> LedgerBalance:
         """Replace a call's reservation by its actual cost; settle with 0 to release a failed call."""
-        key = _key(req.run_id, req.call_id)
+        key = key_of(req.run_id, req.call_id)
         if key not in self._s.settled:
             self._s.open.pop(key, None)
             self._s.settled[key] = req.actual_usd
@@ -222,69 +157,3 @@ class UserDayLedgerWorkflow:
             f"{balance.limit_tokens} tokens used or reserved; this call needs ~{req.tokens}. "
             "It resets at 00:00 UTC."
         )
-
-
-# ── the activities the agent workflow calls (a workflow cannot update another workflow) ─────
-
-
-class LedgerCall(Frozen):
-    user_id: str = Field(min_length=1, max_length=128)
-    day: date
-    limits: UserDayBudget = UserDayBudget()
-    run_id: str
-    call_id: str
-    tokens: int = 0
-    usd: float = 0.0
-
-
-class LedgerActivities:
-    """Reaches the day's ledger through update-with-start; the ledger runs on `task_queue`."""
-
-    def __init__(self, client: Client, task_queue: str) -> None:
-        self.client = client
-        self.task_queue = task_queue
-
-    def _start(self, call: LedgerCall) -> WithStartWorkflowOperation[UserDayLedgerWorkflow, LedgerBalance]:
-        return WithStartWorkflowOperation(
-            UserDayLedgerWorkflow.run,
-            LedgerInput(user_id=call.user_id, day=call.day, limits=call.limits),
-            id=ledger_id(call.user_id, call.day),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-
-    @activity.defn(name="ledger.reserve")
-    async def reserve(self, call: LedgerCall) -> ReserveResult:
-        req = ReserveRequest(run_id=call.run_id, call_id=call.call_id, tokens=call.tokens, usd=call.usd)
-        try:
-            return await self.client.execute_update_with_start_workflow(
-                UserDayLedgerWorkflow.reserve,
-                req,
-                start_workflow_operation=self._start(call),
-                id=f"reserve:{_key(call.run_id, call.call_id)}",
-            )
-        except WorkflowUpdateFailedError as exc:
-            # The validator refused (e.g. the day's ledger is closed): a refusal, never a retry loop.
-            return ReserveResult(granted=False, remaining_usd=0.0, remaining_tokens=0, reason=_why(exc))
-
-    @activity.defn(name="ledger.settle")
-    async def settle(self, call: LedgerCall) -> LedgerBalance:
-        req = SettleRequest(
-            run_id=call.run_id, call_id=call.call_id, actual_tokens=call.tokens, actual_usd=call.usd
-        )
-        try:
-            return await self.client.execute_update_with_start_workflow(
-                UserDayLedgerWorkflow.settle,
-                req,
-                start_workflow_operation=self._start(call),
-                id=f"settle:{_key(call.run_id, call.call_id)}",
-            )
-        except WorkflowUpdateFailedError as exc:
-            raise BudgetExceededError(
-                f"could not settle on the ledger: {_why(exc)}"
-            ).to_application_error() from None
-
-
-def _why(exc: WorkflowUpdateFailedError) -> str:
-    cause = exc.cause
-    return str(getattr(cause, "message", None) or cause or exc)

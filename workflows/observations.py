@@ -39,13 +39,3 @@ def failure(
     if details:
         payload["details"] = details
     return _bounded(payload)
-
-
-def field_of(observation: str, name: str) -> str | None:
-    """A top-level field of a successful observation's result, if present."""
-    try:
-        result = json.loads(observation).get("result")
-    except (ValueError, AttributeError):
-        return None
-    value = result.get(name) if isinstance(result, dict) else None
-    return str(value) if value is not None else None

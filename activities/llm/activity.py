@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from pydantic_core import to_json
@@ -10,7 +11,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
+from activities.interceptors import log_request
 from activities.llm.expand import expanded
+from activities.llm.registry import LlmProvider, ModelRegistry
+from core.agent import Agent
 from core.errors import AgentError, PayloadTooLargeError, TransientError
 from core.models import LlmRequest, LlmResponse
 
@@ -28,22 +32,22 @@ MAX_PAYLOAD_BYTES = 1_500_000
 UNCLASSIFIED_MAX_ATTEMPTS = 2
 
 
-class LlmProvider(Protocol):
-    async def complete(self, req: LlmRequest) -> LlmResponse: ...
-
-
 class LlmActivities:
-    """Holds one provider; the worker registers `complete` under the stable name `llm.complete`."""
+    """The worker's models and agents; registered under the stable name `llm.complete`."""
 
-    def __init__(self, provider: LlmProvider) -> None:
-        self.provider = provider
+    def __init__(
+        self, models: ModelRegistry | LlmProvider, agents: Mapping[str, Agent[Any]] | None = None
+    ) -> None:
+        self.models = models if isinstance(models, ModelRegistry) else ModelRegistry.single(models)
+        self.agents = agents or {}  # whose prompts a request may name by reference
 
     @activity.defn(name="llm.complete")
     async def complete(self, req: LlmRequest) -> LlmResponse:
         attempt = activity.info().attempt if activity.in_activity() else 1
-        # llm.request / llm.response are logged by the activity interceptor, with full context.
         try:
-            response = await heartbeating(self.provider.complete(expanded(req)))
+            provider, routed = self.models.route(expanded(req, self.agents))
+            log_request(routed, req.settings.model or self.models.default)
+            response = await heartbeating(provider.complete(routed))
         except AgentError as err:
             log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
             raise err.to_application_error() from err

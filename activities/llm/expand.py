@@ -1,29 +1,33 @@
-"""Puts back the static part of a prompt that the workflow sent by reference (LlmRequest.toolset and
-LlmRequest.system_by_version): the toolset's schemas and the system prompt of the request's version."""
+"""Puts back the static part of a prompt that the workflow sent by reference (LlmRequest.agent with
+`tools_of_agent` and `system_by_version`): the agent's tool schemas and its system prompt of the
+request's version, from the agent definitions this worker serves."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from activities.toolsets import SCHEMAS
+from core.agent import Agent
 from core.errors import InvalidInputError
-from core.models import ChatMessage, LlmRequest
-from workflows.prompts import SYSTEM_PROMPTS
+from core.llm import ChatMessage, LlmRequest
 
 
-def expanded(req: LlmRequest) -> LlmRequest:
+def expanded(req: LlmRequest, agents: Mapping[str, Agent[Any]]) -> LlmRequest:
     """The request as the provider must see it; InvalidInputError names a reference this worker lacks."""
-    update: dict[str, Any] = {}
-    if req.toolset is not None and not req.tools:
-        schemas = SCHEMAS.get(req.toolset)
-        if schemas is None:
-            raise InvalidInputError(f"unknown toolset {req.toolset!r}: this worker offers {sorted(SCHEMAS)}")
-        update["tools"] = schemas
+    if not (req.tools_of_agent or req.system_by_version):
+        return req
+    agent = agents.get(req.agent or "")
+    if agent is None:
+        raise InvalidInputError(f"unknown agent {req.agent!r}: this worker serves {sorted(agents)}")
+    update: dict[str, Any] = {"tools_of_agent": False, "system_by_version": False}
+    if req.tools_of_agent and not req.tools:
+        update["tools"] = agent.schemas
     if req.system_by_version:
-        text = SYSTEM_PROMPTS.get(req.prompt_version)
+        text = agent.instructions.text(req.prompt_version)
         if text is None:
-            known = sorted(SYSTEM_PROMPTS)
-            raise InvalidInputError(f"unknown prompt version {req.prompt_version!r}: this worker has {known}")
+            known = [v.version for v in agent.instructions.versions]
+            raise InvalidInputError(
+                f"agent {agent.name!r} has no prompt version {req.prompt_version!r} (it has {known})"
+            )
         update["messages"] = (ChatMessage(role="system", content=text), *req.messages)
-        update["system_by_version"] = False
-    return req.model_copy(update=update) if update else req
+    return req.model_copy(update=update)

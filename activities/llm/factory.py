@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from activities.llm.local_model import MODEL_NAME, LocalModelServer, ensure_model_file
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.prices import PriceBook
-from activities.llm.scripted import DemoPolicy, ScriptBook, ScriptedTransport
+from activities.llm.scripted import ScriptBook, ScriptedTransport
 from core.config import ConfigError, Settings
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -31,7 +31,7 @@ def build_provider(
 ) -> OpenAIProvider:
     """A provider for `openai` or `scripted`; `local` needs a running server (see `open_provider`)."""
     if settings.llm_provider == "scripted":
-        book = script_book or ScriptBook({}, fallback=DemoPolicy())
+        book = script_book or ScriptBook({})
         return OpenAIProvider(SCRIPTED_BASE_URL, default_model="scripted", transport=ScriptedTransport(book))
     if settings.llm_provider == "openai":
         if not settings.llm_base_url:

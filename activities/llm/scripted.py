@@ -2,7 +2,8 @@
 
 `OpenAIProvider(transport=ScriptedTransport(book))` therefore exercises exactly the request building,
 parsing, usage and error classification of a real provider. Replies come from a `ScriptBook` keyed by a
-substring of the first user message, or from `DemoPolicy`, a rule-based stand-in for a competent model.
+substring of the first user message, or from a fallback `Policy`: an agent's rule-based stand-in for a
+competent model (`Agent.stand_in`).
 """
 
 from __future__ import annotations
@@ -132,15 +133,10 @@ def completion_body(reply: ScriptedReply, messages: list[dict[str, Any]]) -> dic
     }
 
 
-# ── the demo domain's stand-in model ────────────────────────────────────────
-
-_MERCHANT = re.compile(r"\bMID\d+\b")
-_PAYMENT = re.compile(r"\bpay_[A-Za-z0-9]+\b")
-_REFUND_WORDS = ("refund", "duplicate", "charged twice", "double charge", "double-charge")
-_HUMAN_WORDS = ("manager", "human")
+# ── helpers for stand-in models (rule-based policies an agent ships for tests) ──
 
 
-def _call(name: str, **arguments: Any) -> ScriptedToolCall:
+def call_of(name: str, **arguments: Any) -> ScriptedToolCall:
     return ScriptedToolCall(name=name, arguments=arguments)
 
 
@@ -149,93 +145,6 @@ class Observation(BaseModel):
     args: dict[str, Any]
     data: Any  # the decoded observation (a dict when the tool returned JSON), else the raw text
     error: str | None
-
-
-class DemoPolicy:
-    """Merchant-payments support, played by rules: look up, refund a proven duplicate, report honestly."""
-
-    def reply(self, messages: list[dict[str, Any]], tool_names: set[str]) -> ScriptedReply:
-        task = first_user_text(messages)
-        seen = observations(messages)
-        lowered = task.lower()
-        payment, merchant = _first(_PAYMENT, task), _first(_MERCHANT, task)
-        if failed := [o for o in seen if o.error]:
-            last = failed[-1]
-            return ScriptedReply(
-                content=f"I could not complete {last.tool}: {last.error}. No action was taken."
-            )
-        done = {o.tool for o in seen}
-        wants_human = any(w in lowered for w in _HUMAN_WORDS)
-        if wants_human and "escalate_to_human" in done:
-            return ScriptedReply(
-                content="I have escalated this case to a human colleague, who will follow up."
-            )
-        if wants_human and _offered("escalate_to_human", tool_names):
-            summary = (
-                f"Merchant {merchant or 'unknown'} asked for a human about {payment or 'their account'}."
-            )
-            return ScriptedReply(
-                content="The merchant asked for a person; escalating.",
-                tool_calls=[_call("escalate_to_human", reason="customer asked for a human", summary=summary)],
-            )
-        if refund := next((o for o in seen if o.tool == "initiate_refund"), None):
-            return ScriptedReply(content=_refund_summary(refund))
-        if payment and "get_transaction" not in done:
-            calls = [_call("get_transaction", transaction_id=payment)]
-            if merchant and _offered("get_merchant_account", tool_names):
-                calls.append(_call("get_merchant_account", merchant_id=merchant))
-            return ScriptedReply(content="Looking up the payment and the merchant account.", tool_calls=calls)
-        txn = next((o.data for o in seen if o.tool == "get_transaction" and isinstance(o.data, dict)), None)
-        if txn is not None:
-            return self._after_lookup(
-                txn, payment or "", any(w in lowered for w in _REFUND_WORDS), tool_names
-            )
-        return self._no_payment(task, seen, tool_names)
-
-    def _after_lookup(
-        self, txn: dict[str, Any], payment: str, wants_refund: bool, tool_names: set[str]
-    ) -> ScriptedReply:
-        target = duplicate_target(txn, payment)
-        status = txn.get("status", "unknown")
-        if not wants_refund:
-            return ScriptedReply(content=f"Payment {payment} is {status}: {_money(txn)}.")
-        if target is None:
-            return ScriptedReply(
-                content=f"I found no duplicate of {payment} ({_money(txn)}), so I issued no refund."
-            )
-        if not _offered("initiate_refund", tool_names):
-            return ScriptedReply(content=f"{target} duplicates {payment}, but I cannot issue refunds here.")
-        args = {"transaction_id": target, "amount": txn.get("amount"), "currency": txn.get("currency")}
-        return ScriptedReply(
-            content=f"{target} is a duplicate charge of {_money(txn)}; refunding it.",
-            tool_calls=[_call("initiate_refund", **args, reason=f"duplicate charge of {payment}")],
-        )
-
-    def _no_payment(self, task: str, seen: list[Observation], tool_names: set[str]) -> ScriptedReply:
-        if kb := next((o for o in seen if o.tool == "search_knowledge_base"), None):
-            return ScriptedReply(content=f"From our policy documents: {json.dumps(kb.data)[:600]}")
-        if "policy" in task.lower() and _offered("search_knowledge_base", tool_names):
-            return ScriptedReply(tool_calls=[_call("search_knowledge_base", query=task[:200])])
-        return ScriptedReply(
-            content="I can help with merchant payment questions. Please share the payment id (pay_...) "
-            "and the merchant id (MID...) so I can look into it."
-        )
-
-
-def duplicate_target(txn: dict[str, Any], payment: str) -> str | None:
-    """Which charge to refund: the observed one if it is itself a duplicate, else the later duplicate."""
-    if isinstance(txn.get("duplicate_of"), str):
-        return str(txn.get("id") or txn.get("transaction_id") or payment)
-    dups = txn.get("possible_duplicates")
-    if not isinstance(dups, list) or not dups:
-        return None
-    if all(isinstance(d, dict) for d in dups):
-        # Details given: refund the latest charge of the group (ISO timestamps sort as strings).
-        group = [{**txn, "id": txn.get("id") or payment}, *dups]
-        latest = max(group, key=lambda d: str(d.get("created_at", "")))
-        return str(latest.get("id") or latest.get("transaction_id") or "") or None
-    first = dups[0]
-    return first if isinstance(first, str) else None
 
 
 def observations(messages: list[dict[str, Any]]) -> list[Observation]:
@@ -275,23 +184,26 @@ def _loads(text: str) -> Any:
         return text
 
 
-def _first(pattern: re.Pattern[str], text: str) -> str | None:
+def first_match(pattern: re.Pattern[str], text: str) -> str | None:
     match = pattern.search(text)
     return match.group(0) if match else None
 
 
-def _offered(name: str, tool_names: set[str]) -> bool:
+def offered(name: str, tool_names: set[str]) -> bool:
     return not tool_names or name in tool_names
 
 
-def _money(data: dict[str, Any]) -> str:
-    return f"{data.get('amount', '?')} {data.get('currency', '')}".strip()
+class StandIns:
+    """Several agents' stand-ins behind one scripted model: each request goes to the stand-in of the
+    agent whose tools it offers (agents' tool sets differ), else to the first."""
 
+    def __init__(self, policies: list[tuple[frozenset[str], Policy]]) -> None:
+        self._policies = policies
 
-def _refund_summary(refund: Observation) -> str:
-    data = refund.data if isinstance(refund.data, dict) else {}
-    refund_id = data.get("refund_id") or data.get("id") or "(no id returned)"
-    amount = data.get("amount", refund.args.get("amount"))
-    currency = data.get("currency", refund.args.get("currency", ""))
-    charge = refund.args.get("transaction_id", "the duplicate charge")
-    return f"Refund {refund_id} of {amount} {currency} was issued for the duplicate charge {charge}."
+    def reply(self, messages: list[dict[str, Any]], tool_names: set[str]) -> ScriptedReply:
+        for tools, policy in self._policies:
+            if tool_names and tool_names <= tools:
+                return policy.reply(messages, tool_names)
+        if not self._policies:
+            return ScriptedReply(content="(no stand-in model serves this agent)")
+        return self._policies[0][1].reply(messages, tool_names)

@@ -1,55 +1,39 @@
 """The `llm.summarize` activity: fold old turns into the running summary without losing a single fact.
 
-The model writes the summary; code then checks that every identifier (payment, merchant, refund,
-ticket ids, amounts) and every tool-call argument value of the input appears in it verbatim, and
-appends whatever is missing as "Facts kept verbatim:". A paraphrasing model can shorten the story,
-never the facts. `keep_facts` is pure, so the workflow can also fold without a model if it must.
+The model writes the summary; code then checks that every identifier (what the agent's `keep_exact`
+patterns match: ids, amounts) and every tool-call argument value of the input appears in it
+verbatim, and appends whatever is missing as "Facts kept verbatim:". A paraphrasing model can shorten
+the story, never the facts. `keep_facts` is pure, so the workflow can also fold without a model.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
-from activities.llm.activity import LlmProvider
+from activities.llm.registry import LlmProvider, ModelRegistry
+from core.agent import Agent
 from core.errors import AgentError, TransientError
-from core.models import ChatMessage, Frozen, LlmRequest, ModelSettings, PriceQuote, TokenUsage
+from core.llm import ChatMessage, LlmRequest, SummarizeRequest, SummarizeResult
 
 log = structlog.get_logger(__name__)
 
 SUMMARIZE_PROMPT_VERSION = "summarize-v1"
 FACTS_HEADER = "Facts kept verbatim:"
-IDENTIFIER = re.compile(
-    r"\b(?:pay_[A-Za-z0-9]+|re_[A-Za-z0-9]+|tkt_[A-Za-z0-9]+|esc_[A-Za-z0-9]+|MID\d+|t\d+-\d+)\b"
-    r"|(?<![\w.])\d+\.\d{2}(?!\w|\.\d)"
-)
+# Call ids (`t<turn>-<n>`) are the engine's own; an agent adds its identifiers (Agent.keep_exact).
+CALL_ID = r"\bt\d+-\d+\b"
 INSTRUCTIONS = (
-    "You maintain the running summary of a merchant-support case handled by an agent. Fold the new "
-    "turns into the previous summary. Keep every tool call with its exact arguments, every identifier "
-    "(payment, merchant, refund and ticket ids) and every amount exactly as written; say what was "
-    "found, what was done and what is still open. Plain text, at most 200 words, no preamble."
+    "You maintain the running summary of a case handled by an agent. Fold the new turns into the "
+    "previous summary. Keep every tool call with its exact arguments, every identifier and every "
+    "amount exactly as written; say what was found, what was done and what is still open. Plain "
+    "text, at most 200 words, no preamble."
 )
-
-
-class SummarizeRequest(Frozen):
-    workflow_id: str
-    previous_summary: str = ""
-    turns: tuple[ChatMessage, ...]
-    settings: ModelSettings = ModelSettings()
-    price: PriceQuote | None = None  # the run's own price, as in LlmRequest.price
-
-
-class SummarizeResult(Frozen):
-    summary: str
-    usage: TokenUsage = TokenUsage()
-    cost_usd: float = 0.0
-    model: str = ""
-    # Facts the model dropped and code put back; non-zero means the model paraphrased them away.
-    restored: int = 0
 
 
 def render_turns(turns: tuple[ChatMessage, ...]) -> str:
@@ -66,11 +50,24 @@ def render_turns(turns: tuple[ChatMessage, ...]) -> str:
     return "\n".join(lines)
 
 
-def required_facts(previous_summary: str, turns: tuple[ChatMessage, ...]) -> list[str]:
+def identifiers(keep_exact: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """One pattern for the engine's call ids and the agent's own identifiers."""
+    return _compiled((CALL_ID, *keep_exact))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+def required_facts(
+    previous_summary: str, turns: tuple[ChatMessage, ...], keep_exact: tuple[str, ...] = ()
+) -> list[str]:
     """Every fact the summary must contain, in order of first appearance, without duplicates."""
     facts = _listed_facts(previous_summary)
+    pattern = identifiers(keep_exact)
     for text in (previous_summary, *(m.content for m in turns)):
-        facts.extend(match.group(0) for match in IDENTIFIER.finditer(text))
+        facts.extend(match.group(0) for match in pattern.finditer(text))
     for message in turns:
         for call in message.tool_calls:
             facts.extend(f"{call.name}.{name}={value}" for name, value in _scalars(call.arguments))
@@ -85,9 +82,12 @@ def _listed_facts(summary: str) -> list[str]:
     return [line[2:].strip() for line in listed.splitlines() if line.startswith("- ") and line[2:].strip()]
 
 
-def keep_facts(summary: str, previous_summary: str, turns: tuple[ChatMessage, ...]) -> tuple[str, int]:
+def keep_facts(
+    summary: str, previous_summary: str, turns: tuple[ChatMessage, ...], keep_exact: tuple[str, ...] = ()
+) -> tuple[str, int]:
     """The summary with every missing fact appended verbatim, and how many were missing."""
-    missing = [fact for fact in required_facts(previous_summary, turns) if not _present(fact, summary)]
+    required = required_facts(previous_summary, turns, keep_exact)
+    missing = [fact for fact in required if not _present(fact, summary)]
     if not missing:
         return summary, 0
     listed = "\n".join(f"- {fact}" for fact in missing)
@@ -132,15 +132,21 @@ def summarize_request(req: SummarizeRequest) -> LlmRequest:
 
 
 class SummarizeActivities:
-    """Holds the same provider object as LlmActivities; registered as `llm.summarize`."""
+    """The same models and agents as LlmActivities; registered as `llm.summarize`."""
 
-    def __init__(self, provider: LlmProvider) -> None:
-        self.provider = provider
+    def __init__(
+        self, models: ModelRegistry | LlmProvider, agents: Mapping[str, Agent[Any]] | None = None
+    ) -> None:
+        self.models = models if isinstance(models, ModelRegistry) else ModelRegistry.single(models)
+        self.agents = agents or {}  # whose prompts a request may name by reference
 
     @activity.defn(name="llm.summarize")
     async def summarize(self, req: SummarizeRequest) -> SummarizeResult:
+        agent = self.agents.get(req.agent or "")
+        keep_exact = agent.keep_exact if agent is not None else ()
         try:
-            response = await heartbeating(self.provider.complete(summarize_request(req)))
+            provider, routed = self.models.route(summarize_request(req))
+            response = await heartbeating(provider.complete(routed))
         except AgentError as err:
             log.warning("llm.summarize.error", workflow_id=req.workflow_id, error_type=err.type_name)
             raise err.to_application_error() from err
@@ -151,7 +157,7 @@ class SummarizeActivities:
             raise TransientError(
                 f"unclassified {type(exc).__name__} in llm.summarize"
             ).to_application_error() from exc
-        summary, restored = keep_facts(response.content.strip(), req.previous_summary, req.turns)
+        summary, restored = keep_facts(response.content.strip(), req.previous_summary, req.turns, keep_exact)
         log.info(
             "llm.summarize",
             workflow_id=req.workflow_id,

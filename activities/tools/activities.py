@@ -7,10 +7,9 @@ circuit is open or the primary's last attempt failed) → record the outcome →
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import structlog
 from temporalio import activity
@@ -19,17 +18,16 @@ from temporalio.exceptions import ApplicationError
 from activities.breaker import TIMEOUT, UNCLASSIFIED, BreakerBoard, CircuitBreaker, Clock
 from activities.heartbeat import heartbeating
 from activities.tools.payload import MAX_RESULT_BYTES, fit
-from activities.tools.store import Store
+from core.agent import Agent
 from core.config import ConfigError
 from core.errors import (
     AgentError,
     CircuitOpenError,
-    DependencyDownError,
     PayloadTooLargeError,
     TransientError,
 )
 from core.models import ToolInput, ToolOutput
-from core.toolspec import Handler, ToolContext, ToolRegistry, ToolSpec
+from core.toolspec import Handler, ToolContext, ToolSpec
 
 log = structlog.get_logger(__name__)
 
@@ -40,29 +38,22 @@ MAX_PAYLOAD_BYTES = 1_500_000
 OPEN_NOTE = "primary unavailable (circuit open): served from fallback"
 
 
-@dataclass(frozen=True)
-class ToolFaults:
-    """Fault injection for tests and benchmarks.
-
-    `fail_after_side_effect[tool] = n`: attempts 1..n raise TransientError after the handler has
-    completed, like a worker that wrote the refund and died before reporting it.
-    `down`: tools whose dependency is down: the handler is not invoked, DependencyDownError is raised.
-    `dependency_calls[tool]`: attempts that reached the tool's dependency (down or not), which is what
-    an open circuit must keep from growing.
-    """
-
-    fail_after_side_effect: dict[str, int] = field(default_factory=dict)
-    down: set[str] = field(default_factory=set)
-    dependency_calls: Counter[str] = field(default_factory=Counter)
+class ToolHooks(Protocol):
+    """The seam for fault injection (bench/tool_faults.py): around each attempt of each tool."""
 
     def reach(self, tool: str) -> None:
-        self.dependency_calls[tool] += 1
-        if tool in self.down:
-            raise DependencyDownError(f"injected fault: the dependency of {tool} is down")
+        """The attempt reaches the tool's dependency; raise to fail it there."""
 
     def after_handler(self, tool: str, attempt: int) -> None:
-        if attempt <= self.fail_after_side_effect.get(tool, 0):
-            raise TransientError(f"injected fault: {tool} attempt {attempt} lost after its side effect")
+        """The handler completed (its side effect is done); raise to lose the attempt's report."""
+
+
+class NoHooks:
+    def reach(self, tool: str) -> None:
+        return None
+
+    def after_handler(self, tool: str, attempt: int) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -70,10 +61,11 @@ class _Tool:
     """Everything one tool activity (or its precheck) needs to run an attempt."""
 
     spec: ToolSpec
+    name: str  # the activity's name: tool.<agent>.<tool>
     handler: Handler
     fallback: Handler | None
-    store: Store
-    faults: ToolFaults
+    deps: Any
+    hooks: ToolHooks
     budget: int
     breaker: CircuitBreaker
     precheck: bool
@@ -118,10 +110,10 @@ class _Tool:
         return output
 
     async def _primary(self, tool_input: ToolInput, args: Any, attempt: int) -> ToolOutput:
-        self.faults.reach(self.spec.name)
+        self.hooks.reach(self.spec.name)
         output = await self._serve(self.handler, tool_input, args)
         if not self.precheck:
-            self.faults.after_handler(self.spec.name, attempt)
+            self.hooks.after_handler(self.spec.name, attempt)
         return output
 
     async def _serve(
@@ -131,7 +123,7 @@ class _Tool:
             workflow_id=tool_input.workflow_id,
             call_id=tool_input.call_id,
             idempotency_key=tool_input.idempotency_key,
-            store=self.store,
+            deps=self.deps,
         )
         call = handler(ctx, args)
         model = await (heartbeating(call) if self.spec.heartbeat_timeout is not None else call)
@@ -195,8 +187,7 @@ def _checked(output: ToolOutput) -> ToolOutput:
 
 
 def _tool_activity(tool: _Tool) -> Callable[..., Any]:
-    spec = tool.spec
-    name = spec.precheck_activity_name if tool.precheck else spec.activity_name
+    spec, name = tool.spec, tool.name
 
     async def run_tool(tool_input: ToolInput) -> ToolOutput:
         attempt = activity.info().attempt
@@ -211,20 +202,21 @@ def _tool_activity(tool: _Tool) -> Callable[..., Any]:
 
 
 def build_tool_activities(
-    registry: ToolRegistry,
-    store: Store,
-    faults: ToolFaults | None = None,
+    agent: Agent[Any],
+    deps: Any,
+    hooks: ToolHooks | None = None,
     *,
     max_result_bytes: int = MAX_RESULT_BYTES,
     breakers: BreakerBoard | None = None,
     clock: Clock = time.monotonic,
 ) -> list[Callable[..., Any]]:
-    """The activities to register on the worker: one per spec, named `tool.<name>`, then prechecks.
+    """The activities of one agent's tools: `tool.<agent>.<tool>`, then `….precheck` for those with one.
 
     Without `breakers`, a board is built from the specs and AGENT_BREAKERS; nonsense breaker settings
     raise ConfigError here, at worker start.
     """
-    faults = faults or ToolFaults()
+    hooks = hooks or NoHooks()
+    registry = agent.registry
     board = breakers if breakers is not None else BreakerBoard.from_specs(registry, clock=clock)
     missing = [spec.name for spec in registry if spec.name not in board]
     if missing:
@@ -233,8 +225,9 @@ def build_tool_activities(
     def tool(spec: ToolSpec, precheck: bool) -> _Tool:
         handler = spec.precheck if precheck and spec.precheck is not None else spec.handler
         fallback = None if precheck else spec.fallback
+        name = agent.activity_name(spec, precheck)
         breaker = board.get(spec.name)
-        return _Tool(spec, handler, fallback, store, faults, max_result_bytes, breaker, precheck)
+        return _Tool(spec, name, handler, fallback, deps, hooks, max_result_bytes, breaker, precheck)
 
     built = [_tool_activity(tool(spec, False)) for spec in registry]
     built += [_tool_activity(tool(spec, True)) for spec in registry if spec.precheck is not None]

@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 
 from activities.llm.factory import open_provider
-from activities.tools.store import Store
+from agents.merchant_support import Store
 from cli.demo import DEMO_TASK, OPERATOR_REPLY
 from core.config import Settings
 from core.models import (
@@ -28,12 +28,14 @@ from core.models import (
     ToolOutcome,
 )
 from tests.conftest import Harness
+from workflows.agent import AgentWorkflow
 
 pytestmark = [
     pytest.mark.local_model,
     pytest.mark.skipif(os.environ.get("AGENT_SKIP_LOCAL_MODEL") == "1", reason="AGENT_SKIP_LOCAL_MODEL=1"),
 ]
 MODEL_DIR = Path(os.environ.get("AGENT_DATA_DIR", ".data"))
+RECORDED = Path(__file__).resolve().parents[1] / "histories" / "merchant_support.demo_local_model.json"
 RUN_DEADLINE_S = 480  # 8 turns of a 1.5B model on 2 cores, with margin
 
 
@@ -50,14 +52,13 @@ async def one_attempt(harness: Harness, provider: Any) -> AgentResult:
         # The model may propose a refund at any turn; approve what it asks, as the demo operator does.
         deadline = asyncio.get_running_loop().time() + RUN_DEADLINE_S
         while asyncio.get_running_loop().time() < deadline:
-            status: RunStatus = await handle.query("status", result_type=RunStatus)
+            status: RunStatus = await handle.query(AgentWorkflow.status)
             if status.state == RunState.ESCALATED and not replied:
                 # As the demo operator does: an escalation waits for a person, so answer it; the
                 # reply ends the run as completed, answered by the operator.
                 replied.append(True)
-                await handle.signal(
-                    "human_reply", HumanReplySignal(responder="demo-operator", text=OPERATOR_REPLY)
-                )
+                reply = HumanReplySignal(responder="demo-operator", text=OPERATOR_REPLY)
+                await handle.signal(AgentWorkflow.human_reply, reply)
             if status.state in FINAL_STATES:
                 return
             for item in status.pending:
@@ -68,11 +69,13 @@ async def one_attempt(harness: Harness, provider: Any) -> AgentResult:
                     signal = ApproveSignal(
                         call_id=item.call_id, approver="demo-operator", args_sha256=item.args_sha256
                     )
-                    await handle.signal("approve", signal)
+                    await handle.signal(AgentWorkflow.approve, signal)
             await asyncio.sleep(0.5)
         raise AssertionError(f"the run did not finish within {RUN_DEADLINE_S} s")
 
-    result, _ = await harness.run(DEMO_TASK, [], provider=provider, during=operate)
+    result, history = await harness.run(DEMO_TASK, [], provider=provider, during=operate)
+    if os.environ.get("AGENT_RECORD_HISTORY") == "1" and not RECORDED.exists():
+        RECORDED.write_text(history.to_json())  # once, for the replay tests (tests/record_histories.py)
     if replied:  # the escalation was answered, not left to its deadline
         assert result.status == RunState.COMPLETED and result.answer == OPERATOR_REPLY, result
     for step in result.steps:

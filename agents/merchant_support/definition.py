@@ -1,0 +1,60 @@
+"""The merchant payment-support agent: transactions, merchants, policy documents, tickets, refunds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.merchant_support.stand_in import DemoPolicy
+from agents.merchant_support.store import Store, open_store
+from agents.merchant_support.tools import ESCALATE_TOOL, SPECS
+from core.agent import Agent, CriticPolicy, EscalationPolicy, Instructions
+from core.triggers import EscalationTrigger
+
+PROMPTS = Path(__file__).parent / "prompts"
+
+# The merchant asks for a person, or is angry: escalating early beats a bot arguing with them.
+HUMAN_REQUEST = (
+    "human",
+    "manager",
+    "supervisor",
+    "real person",
+    "a person",
+    "speak to someone",
+    "talk to someone",
+    "call me",
+)
+ANGER = (
+    "furious",
+    "angry",
+    "outraged",
+    "unacceptable",
+    "ridiculous",
+    "disgusting",
+    "scam",
+    "fraudsters",
+    "lawyer",
+    "sue you",
+    "worst service",
+    "fed up",
+)
+
+AGENT: Agent[Store] = Agent(
+    name="merchant_support",
+    description="Merchant payment support: payments, merchant accounts, policies, tickets, refunds.",
+    instructions=Instructions.from_dir(
+        PROMPTS, current="support-v2", task_template="Merchant support case:\n<case>\n{task}\n</case>"
+    ),
+    tools=SPECS,
+    escalation=EscalationPolicy(
+        tool=ESCALATE_TOOL,
+        phrases={EscalationTrigger.CUSTOMER_REQUEST: HUMAN_REQUEST, EscalationTrigger.CUSTOMER_ANGER: ANGER},
+    ),
+    critic=CriticPolicy(reported_fields=("refund_id", "ticket_id")),
+    # Payment, refund, ticket and merchant ids, call ids and amounts survive every summary verbatim.
+    keep_exact=(
+        r"\b(?:pay_[A-Za-z0-9]+|re_[A-Za-z0-9]+|tkt_[A-Za-z0-9]+|esc_[A-Za-z0-9]+|MID\d+|t\d+-\d+)\b",
+        r"(?<![\w.])\d+\.\d{2}(?!\w|\.\d)",
+    ),
+    deps=open_store,
+    stand_in=DemoPolicy(),
+)

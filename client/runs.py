@@ -1,0 +1,80 @@
+"""AgentClient: start a run (or join the one with the same id), decide, reply, cancel, read its state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from core import search_attributes as sa
+from core.models import (
+    AgentRequest,
+    AgentResult,
+    ApproveSignal,
+    CancelSignal,
+    DecideResult,
+    DecideUpdate,
+    DenySignal,
+    HumanReplySignal,
+    ProgressPage,
+    RunStatus,
+)
+from workflows.agent import AgentWorkflow
+
+RunHandle = WorkflowHandle[AgentWorkflow, AgentResult]
+# A worker answers a query in milliseconds; with none, the server would hold it much longer.
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+class AgentClient:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    async def start(
+        self, request: AgentRequest, *, workflow_id: str | None = None, prompt_version: str | None = None
+    ) -> RunHandle:
+        """Start a run; the same `workflow_id` again joins that run (running or finished) instead."""
+        run_id = workflow_id or f"agent-{uuid.uuid4().hex[:12]}"
+        try:
+            return await self.client.start_workflow(
+                AgentWorkflow.run,
+                request,
+                id=run_id,
+                task_queue=self.task_queue,
+                # A second start of the same request id joins the running run instead of starting another.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # ...and once it has finished, the id stays taken: the caller gets that run's result.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=sa.at_start(request.user_id, request.agent, prompt_version),
+            )
+        except WorkflowAlreadyStartedError:
+            return self.handle(run_id)
+
+    def handle(self, workflow_id: str) -> RunHandle:
+        return self.client.get_workflow_handle_for(AgentWorkflow.run, workflow_id)
+
+    async def approve(self, handle: RunHandle, approval: ApproveSignal) -> None:
+        await handle.signal(AgentWorkflow.approve, approval)
+
+    async def deny(self, handle: RunHandle, denial: DenySignal) -> None:
+        await handle.signal(AgentWorkflow.deny, denial)
+
+    async def decide(self, handle: RunHandle, decision: DecideUpdate) -> DecideResult:
+        """Approve or deny synchronously: the update's validator refuses a wrong call or hash at once."""
+        return await handle.execute_update(AgentWorkflow.decide, decision)
+
+    async def reply(self, handle: RunHandle, reply: HumanReplySignal) -> None:
+        await handle.signal(AgentWorkflow.human_reply, reply)
+
+    async def cancel(self, handle: RunHandle, cancel: CancelSignal) -> None:
+        await handle.signal(AgentWorkflow.cancel, cancel)
+
+    async def status(self, handle: RunHandle) -> RunStatus:
+        return await handle.query(AgentWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+
+    async def progress(self, handle: RunHandle, since: int) -> ProgressPage:
+        return await handle.query(AgentWorkflow.progress, since, rpc_timeout=QUERY_TIMEOUT)

@@ -1,0 +1,164 @@
+"""An agent definition: what a team writes to put its own agent on this runtime.
+
+    AGENT = Agent(
+        name="my_agent",
+        instructions=Instructions.from_dir(Path(__file__).parent / "prompts", current="v1"),
+        tools=(lookup, refund),            # ToolSpecs, or typed functions made tools with @tool
+        model="gpt-4o-mini",               # a name in the worker's model registry; None: its default
+        deps=open_my_store,                # built once per worker, closed at shutdown
+    )
+
+Served by a worker through `AGENT_APPS=my_pkg.agent:AGENT` (or `build_worker(client, agents=[…])`),
+started with `starter.py run --agent my_agent`. Budgets, approvals bound to arguments, breakers,
+loop detection and escalation come with the runtime; the definition only says what is the agent's own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from core.guardrails import ContextSettings, RunBudgets
+from core.llm import ToolSchema
+from core.models import AgentLimits
+from core.toolspec import ToolRegistry, ToolSpec
+from core.triggers import EscalationTrigger
+
+D = TypeVar("D")
+AGENT_NAME = r"^[a-z][a-z0-9_]{0,47}$"
+VERSION_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    version: str
+    text: str
+    changelog: str
+
+
+@dataclass(frozen=True)
+class Instructions:
+    """Versioned system prompts: a change of wording is a new version, with a changelog entry."""
+
+    versions: tuple[PromptVersion, ...]
+    current: str
+    # How the user's task is put to the model; the part before {task} stays byte-identical across
+    # runs, so a model server's prefix cache keeps matching.
+    task_template: str = "{task}"
+
+    def __post_init__(self) -> None:
+        names = [v.version for v in self.versions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate prompt version in {names}")
+        bad = [n for n in names if not re.match(VERSION_NAME, n)]
+        if bad:
+            raise ValueError(f"prompt versions {bad} must match {VERSION_NAME}")
+        if self.current not in names:
+            raise ValueError(f"current prompt version {self.current!r} is not one of {names}")
+        if "{task}" not in self.task_template:
+            raise ValueError("task_template must contain {task}")
+        if any(not v.changelog.strip() for v in self.versions):
+            raise ValueError("every prompt version needs a changelog entry")
+
+    def text(self, version: str | None = None) -> str | None:
+        wanted = version or self.current
+        return next((v.text for v in self.versions if v.version == wanted), None)
+
+    @classmethod
+    def from_dir(cls, directory: Path, current: str, task_template: str = "{task}") -> Instructions:
+        """Every `<version>.md` file: a `changelog:` first line, a blank line, then the prompt."""
+        versions = tuple(_read_version(path) for path in sorted(directory.glob("*.md")))
+        return cls(versions=versions, current=current, task_template=task_template)
+
+
+def _read_version(path: Path) -> PromptVersion:
+    head, _, body = path.read_text(encoding="utf-8").partition("\n\n")
+    key, _, changelog = head.partition(":")
+    if key.strip().lower() != "changelog" or not body.strip():
+        raise ValueError(f"{path}: expected 'changelog: …', a blank line, then the prompt")
+    return PromptVersion(version=path.stem, text=body.strip(), changelog=changelog.strip())
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """When the agent hands a case to a human, and with which of its tools it opens the ticket."""
+
+    tool: str | None = None
+    # Trigger → words or phrases in the user's message (whole words, case-insensitive).
+    phrases: Mapping[EscalationTrigger, tuple[str, ...]] = field(default_factory=dict)
+    # Also escalate on a run of this many exclamation marks (anger), 0 to disable.
+    exclamations: int = 3
+    repeated_failures: int = 2  # classified failures of one tool before a human takes over
+
+
+@dataclass(frozen=True)
+class CriticPolicy:
+    """What a final answer must mention: the identifiers these result fields of irreversible tools hold."""
+
+    reported_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentEnv:
+    """What a worker gives an agent's dependency factory."""
+
+    data_dir: Path
+    settings: Any = None  # core.config.Settings
+
+
+DepsFactory = Callable[[AgentEnv], AbstractAsyncContextManager[D]]
+
+
+class StandIn(Protocol):
+    """A deterministic scripted model for tests and the scripted provider (activities/llm/scripted.py)."""
+
+    def reply(self, messages: list[dict[str, Any]], tool_names: set[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Agent(Generic[D]):
+    name: str
+    instructions: Instructions
+    tools: tuple[ToolSpec, ...]
+    model: str | None = None
+    limits: AgentLimits = field(default_factory=AgentLimits)
+    budgets: RunBudgets = field(default_factory=RunBudgets)
+    context: ContextSettings = field(default_factory=ContextSettings)
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    critic: CriticPolicy = field(default_factory=CriticPolicy)
+    # Patterns of identifiers (ids, amounts) a summary of old turns must keep verbatim.
+    keep_exact: tuple[str, ...] = ()
+    deps: DepsFactory[D] | None = field(default=None, compare=False)
+    stand_in: StandIn | None = field(default=None, compare=False)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.match(AGENT_NAME, self.name):
+            raise ValueError(f"agent name {self.name!r} must match {AGENT_NAME}")
+        registry = ToolRegistry(list(self.tools))  # raises on a duplicate tool name
+        if self.escalation.tool is not None and self.escalation.tool not in registry.names():
+            raise ValueError(f"{self.name}: escalation tool {self.escalation.tool!r} is not one of its tools")
+        for pattern in self.keep_exact:
+            re.compile(pattern)
+
+    @cached_property
+    def registry(self) -> ToolRegistry:
+        return ToolRegistry(list(self.tools))
+
+    @cached_property
+    def schemas(self) -> tuple[ToolSchema, ...]:
+        """What the model sees of the tools; built once per process (a JSON schema per tool)."""
+        return self.registry.schemas()
+
+    @cached_property
+    def irreversible(self) -> frozenset[str]:
+        return frozenset(spec.name for spec in self.tools if spec.irreversible)
+
+    def activity_name(self, spec: ToolSpec, precheck: bool = False) -> str:
+        """`tool.<agent>.<tool>`: two agents' tools of one name never share an activity."""
+        return f"tool.{self.name}.{spec.name}" + (".precheck" if precheck else "")
