@@ -2,7 +2,7 @@
 
     python -m bench.chaos [--runs 200] [--workers 3] [--kills 20] [--slow-kills 10] [--seed 7] [--tiny]
 
-Runs of the demo domain (DemoPolicy, served over HTTP by bench/fake_provider.py, where a seeded share
+Runs of the demo agent (its stand-in model, served over HTTP by bench/fake_provider.py, where a seeded share
 of model calls takes --slow-s seconds): refunds approved by this harness, and escalations it answers.
 Workers are killed at seeded random moments (half of them right after an approval, while the refund
 runs), --slow-kills times the worker holding a slow `llm.complete` is killed mid-call (bench/chaos_slow.py),

@@ -5,7 +5,8 @@
 
 The scripted model answers inside the worker's process at once, so no worker can die while a model
 call is in flight. This server runs in its own process, takes the latency it is given, and answers
-with the same `ScriptedTransport`/`DemoPolicy` behind a real socket. A call's latency is chosen by a
+with the scripted model's `ScriptedTransport` and the served agents' stand-ins (AGENT_APPS, the demo
+agent by default) behind a real socket. A call's latency is chosen by a
 seeded rule keyed by its task and turn, so a retried call takes as long as its first attempt did.
 
 `Limits` is the seam for provider-side quotas: `WindowLimits` refuses requests beyond --rpm requests
@@ -27,7 +28,8 @@ from typing import Any
 import httpx
 from pydantic_core import from_json, to_json
 
-from activities.llm.scripted import DemoPolicy, ScriptBook, ScriptedTransport, first_user_text
+from activities.llm.models_from_env import stand_ins
+from activities.llm.scripted import Policy, ScriptBook, ScriptedTransport, first_user_text
 from bench.fake_http import HttpRequest, read_request, write_response
 from bench.fake_limits import Limits, WindowLimits
 
@@ -78,13 +80,19 @@ class Counts:
 class FakeProvider:
     """The server; `start` binds a loopback port (0: any free one) and returns it."""
 
-    def __init__(self, model: str, latency: Latency, limits: Limits | None = None) -> None:
+    def __init__(
+        self, model: str, latency: Latency, limits: Limits | None = None, policy: Policy | None = None
+    ) -> None:
         if not model.strip():
             raise ValueError("the served model name must not be empty")
         self.model = model
         self.latency = latency
         self.limits = limits
-        self.transport = ScriptedTransport(ScriptBook({}, fallback=DemoPolicy()))
+        if policy is None:
+            from worker import served_agents  # the agents a worker here would serve, and their stand-ins
+
+            policy = stand_ins(served_agents())
+        self.transport = ScriptedTransport(ScriptBook({}, fallback=policy))
         self.inflight: dict[int, InFlight] = {}
         self.counts = Counts()
         self._server: asyncio.Server | None = None

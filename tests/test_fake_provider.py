@@ -14,11 +14,14 @@ import httpx
 import pytest
 
 from activities.llm.openai_provider import OpenAIProvider
-from activities.llm.scripted import DemoPolicy, ScriptBook, ScriptedTransport
+from activities.llm.prices import PriceBook
+from activities.llm.scripted import ScriptBook, ScriptedTransport
+from agents.merchant_support.stand_in import DemoPolicy
 from bench.fake_limits import Limits, WindowLimits
 from bench.fake_provider import FakeProvider, Latency
 from core.errors import InvalidInputError, RateLimitedError, TransientError
 from core.models import ChatMessage, LlmRequest, ToolSchema
+from core.pricing import ModelPrice
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "acme-hosted-7b"
@@ -51,7 +54,13 @@ async def fake() -> AsyncIterator[FakeProvider]:
 
 
 def client_of(fake: FakeProvider, model: str = MODEL, timeout: float = 10.0) -> OpenAIProvider:
-    return OpenAIProvider(fake.base_url, default_model=model, timeout=httpx.Timeout(timeout))
+    return client_at(fake.base_url, model, timeout)
+
+
+def client_at(base_url: str, model: str = MODEL, timeout: float = 10.0) -> OpenAIProvider:
+    # A hosted model no price list knows: the worker is given its price, as LLM_PRICE does.
+    prices = PriceBook(model, explicit=ModelPrice(0.20, 0.80))
+    return OpenAIProvider(base_url, default_model=model, timeout=httpx.Timeout(timeout), prices=prices)
 
 
 async def test_answers_like_the_scripted_model_under_its_own_name(fake: FakeProvider) -> None:
@@ -188,7 +197,7 @@ async def test_runs_as_its_own_process() -> None:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         base_url = line.split(" at ")[1].strip()
-        client = OpenAIProvider(base_url, default_model=MODEL)
+        client = client_at(base_url)
         assert (await client.complete(request())).model == MODEL
         await client.aclose()
     finally:
