@@ -4,6 +4,9 @@ With CHAOS_DIE_AFTER_WRITE=p, a side-effecting tool's first write is committed a
 probability p, the process SIGKILLs itself before the activity reports: the window where a refund
 exists but Temporal does not know it. The retry (on another worker) must return the recorded result.
 A worker listed in CHAOS_PROTECTED (it runs the retry of a slow call the harness killed) does not.
+
+CHAOS_NO_HEARTBEAT_TIMEOUT=1 schedules `llm.complete` without its heartbeat timeout, as before
+heartbeats existed: `python -m bench.slow_kill --before` measures what a kill cost then.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ def _protected() -> bool:
 
 if __name__ == "__main__":
     Store.run_once = _run_once_then_maybe_die  # type: ignore[method-assign,assignment]
+    if os.environ.get("CHAOS_NO_HEARTBEAT_TIMEOUT") == "1":
+        import workflows.thinking  # read when the loop schedules llm.complete (unsandboxed runner)
+
+        workflows.thinking.LLM_HEARTBEAT_TIMEOUT = None  # type: ignore[assignment]
     try:
         asyncio.run(worker.main())
     except ConfigError as exc:
