@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos codec-server bench-context
+.PHONY: bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -83,8 +83,14 @@ bench-model: model
 	$(PY) -m bench.model --out bench/results/model.json
 
 # Issue 7: 200 runs while workers are SIGKILLed and the server restarts once; exit 1 on any loss/duplicate.
+# Issue 13: and 10 kills of the worker holding a slow model call; exit 1 if their recovery p95 > 40 s.
 chaos: install
-	$(PY) -m bench.chaos --runs 200 --workers 3 --kills 20 --seed 7
+	$(PY) -m bench.chaos --runs 200 --workers 3 --kills 20 --slow-kills 10 --seed 7
+
+# Issue 13: one run, one worker, a model answering in 20 s; the worker is SIGKILLed mid-call and restarted.
+# Prints the seconds from the restart to the run's completion; exit 1 above 40 s.
+bench-slow-kill: install
+	$(PY) -m bench.slow_kill --latency-s 20 --target-s 40
 
 # Decrypts history for the Temporal UI (Settings → Codec Server: http://localhost:8081); needs AGENT_CODEC_KEYS.
 codec-server: install

@@ -1,4 +1,4 @@
-"""Processes of the chaos suite: one dev server on a SQLite file, a pool of workers, and their killing."""
+"""Processes of the chaos suite: a dev server on a SQLite file, the fake hosted model, workers, and kills."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from core.search_attributes import CLI_TYPES
 
@@ -89,6 +92,52 @@ class Server:
 
 
 @dataclass
+class Provider:
+    """bench/fake_provider.py in its own process: a worker's death closes its calls, not the model."""
+
+    root: Path
+    flags: list[str] = field(default_factory=list)
+    model: str = "acme-hosted-7b"  # a hosted model's name that no price list knows...
+    price: str = "0.20/0.80"  # ...so the worker is given its price (USD per million tokens in/out)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def env(self) -> dict[str, str]:
+        """What a worker needs to call it as a hosted, OpenAI-compatible model."""
+        return {
+            "LLM_PROVIDER": "openai",
+            "LLM_BASE_URL": self.base_url,
+            "LLM_MODEL": self.model,
+            "LLM_PRICE": self.price,
+        }
+
+    def start(self, timeout: float = 30.0) -> None:
+        cmd = [sys.executable, "-m", "bench.fake_provider", "--port", str(self.port), "--model", self.model]
+        self.proc = _spawn([*cmd, *self.flags], self.root / "provider.log")
+        started = time.monotonic()
+        while not port_open(self.port):
+            if self.proc.poll() is not None or time.monotonic() - started > timeout:
+                raise RuntimeError(f"the fake provider did not start; see {self.root / 'provider.log'}")
+            time.sleep(0.1)
+
+    async def state(self) -> dict[str, Any]:
+        """Its counts and the calls in flight (task, turn, age_s, latency_s)."""
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            answer = await http.get(f"http://127.0.0.1:{self.port}/fake/state")
+        state: dict[str, Any] = answer.json()
+        return state
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@dataclass
 class WorkerPool:
     """N worker processes on one task queue and one store; dead ones are restarted by `revive`."""
 
@@ -113,12 +162,19 @@ class WorkerPool:
     def alive(self) -> list[int]:
         return [slot for slot, proc in self.procs.items() if proc.poll() is None]
 
-    def kill(self, slot: int) -> int:
+    def slot_of(self, identity: str) -> int | None:
+        """The live worker behind a Temporal worker identity (`pid@host`, the SDK's default)."""
+        pid = identity.split("@", 1)[0]
+        return next((s for s in self.alive() if str(self.procs[s].pid) == pid), None)
+
+    def kill(self, slot: int, why: str = "") -> int:
         """SIGKILL one worker (no graceful shutdown, no goodbye); returns its pid."""
         proc = self.procs[slot]
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            with (self.root / "kills.log").open("a") as log:  # for reading histories afterwards
+                log.write(f"{time.time():.3f} {proc.pid} {why}\n")
         return proc.pid
 
     def revive(self) -> list[int]:
@@ -142,15 +198,19 @@ class WorkerPool:
 
 
 def worker_env(
-    server: Server, data_dir: Path, queue: str, die_after_write: float, events: Path
+    server: Server, provider: Provider, data_dir: Path, queue: str, die_after_write: float, events: Path
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "LLM_", "TEMPORAL_"))}
-    return env | {
-        "LLM_PROVIDER": "scripted",
-        "AGENT_DATA_DIR": str(data_dir),
-        "AGENT_TASK_QUEUE": queue,
-        "TEMPORAL_ADDRESS": server.address,
-        "CHAOS_DIE_AFTER_WRITE": str(die_after_write),
-        "CHAOS_EVENTS": str(events),
-        "AGENT_LOG_LEVEL": "warning",
-    }
+    return (
+        env
+        | provider.env()
+        | {
+            "AGENT_DATA_DIR": str(data_dir),
+            "AGENT_TASK_QUEUE": queue,
+            "TEMPORAL_ADDRESS": server.address,
+            "CHAOS_DIE_AFTER_WRITE": str(die_after_write),
+            "CHAOS_EVENTS": str(events),
+            "CHAOS_PROTECTED": str(events.parent / "protected.pids"),
+            "AGENT_LOG_LEVEL": "warning",
+        }
+    )

@@ -34,6 +34,7 @@ class Outcome:
     case: Case
     state: str = "stuck"  # completed | lost | stuck | failed | ...
     status: str | None = None  # the agent's RunState when completed
+    detail: str | None = None  # why, when that state is not "completed" (the agent's stop reason)
     finished_at: float | None = None
     approvals_sent: int = 0
     replies_sent: int = 0
@@ -103,6 +104,8 @@ class Harness:
         if description.status == WorkflowExecutionStatus.COMPLETED:
             result = await handle.result(rpc_timeout=RPC_TIMEOUT)
             outcome.state, outcome.status = "completed", result.status.value
+            if result.status.value != "completed":
+                outcome.detail = f"{result.stop_reason}: {result.answer[:240]}"
             return True
         if description.status in ENDED_BADLY:
             outcome.state = ENDED_BADLY[description.status]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.chaos_harness import Outcome
+from bench.chaos_slow import failures as slow_failures
+from bench.chaos_slow import rows as slow_rows
 from bench.chaos_store import Case, SideEffects, duplicates, missing
 
 
@@ -64,8 +67,10 @@ def report(
         ("workflow task timeouts (dead worker)", str(wft_timeouts)),
         ("duplicate approvals sent", str(sum(max(0, o.approvals_sent - 1) for o in outcomes))),
         ("time to recovery (next completed run)", summary(recovery_times(faults, outcomes))),
+        *slow_rows(faults.slow_kills, faults.slow_missed),
         ("sqlite integrity_check", effects.integrity),
         ("wall time", f"{time.monotonic() - started:.1f} s"),
+        ("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"\nchaos: {len(cases)} runs, {args.workers} workers, seed {args.seed}")
@@ -74,10 +79,16 @@ def report(
     failures = (
         dups + lost_writes + [f"{o.case.workflow_id}: {o.state}" for o in outcomes if o.state != "completed"]
     )
+    failures += [
+        f"{o.case.workflow_id} ended {o.status} (llm.complete attempt {a.get('llm.complete', 0)}): {o.detail}"
+        for o, a in zip(outcomes, attempts, strict=True)
+        if o.detail
+    ]
     if len(faults.kills) < args.kills:
         failures.append(f"only {len(faults.kills)} of {args.kills} kills happened before the runs ended")
     if restart is None and args.kills > 0:
         failures.append("the server was never restarted")
+    failures += slow_failures(args, faults.slow_kills)
     if effects.integrity != "ok":
         failures.append(f"sqlite integrity_check: {effects.integrity}")
     for line in failures[:20]:
