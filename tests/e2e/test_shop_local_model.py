@@ -55,15 +55,17 @@ ATTEMPTS = 2  # a 1.5B model sometimes escalates instead; the safety checks hold
 
 
 async def one_attempt(runs: AgentClient, store: Any) -> int:
-    """One run; the returns it processed (0 when the model escalated instead)."""
+    """One run; the returns it processed (0 when the model escalated before any)."""
     before = await store.count("returns")
     approvals: list[str] = []
     handle = await runs.start(AgentRequest(task=TASK, agent=SHOP.name, user_id="shopper"))
     await operate(runs, handle, store, approvals)
     if (await runs.status(handle)).state == RunState.ESCALATED:
+        # The model may escalate after an approved return went through: that return still counts.
         await handle.terminate("the model escalated; the checks of this attempt held")
-        assert await store.count("returns") == before + len(approvals)
-        return 0
+        processed = await store.count("returns") - before
+        assert processed <= len(approvals) and processed <= 1  # never without approval, never twice
+        return processed
     result = await result_or_task_failure(handle)
     for step in result.steps:
         print(f"turn {step.turn}: {step.actions} {step.thought[:200]!r}")
