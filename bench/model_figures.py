@@ -1,7 +1,7 @@
 """Tokens per second of llama.cpp alone and of our path, and the token counts of each prompt version.
 
 Measured on the configuration's own server, after its demo cases. The limit is llama.cpp's `timings`
-for bare `/completion` calls on the same rendered prompts our calls send, so both have the same length.
+for bare `/completion` calls on prompts rendered as our calls send them, so both have the same length.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import median
 from typing import Any
 
 import httpx
@@ -17,8 +18,8 @@ from activities.llm.local_model import LocalModelServer
 from agents.merchant_support import AGENT as DEMO
 from agents.merchant_support.seed import KB_DOCS
 from bench import model_baseline
-from bench.model_calls import Caller, free_text
-from bench.model_limits import Limit, count_tokens, physical_limit, render, root_of
+from bench.model_calls import Call, Caller, free_text
+from bench.model_limits import Limit, Timings, bare, count_tokens, cpu_mark, others_share, render, root_of
 from core.models import ChatMessage, LlmRequest, ToolSchema
 
 GEN_TEXT = "Explain in about 300 words, step by step, how a card chargeback works for a small merchant."
@@ -33,6 +34,7 @@ class Speeds:
     server_gen_tps: float  # ...and for our generation call
     prompt_tokens: int
     gen_tokens: int
+    others_cpu_share: float = 0.0  # of all CPUs, by other processes, while these were measured
 
 
 def _policy_text(chars: int) -> str:
@@ -41,36 +43,52 @@ def _policy_text(chars: int) -> str:
 
 
 async def speeds(server: LocalModelServer, caller: Caller, tiny: bool, say: Callable[[str], None]) -> Speeds:
+    """llama.cpp alone and our path, interleaved call by call, medians of each.
+
+    Interleaved because generation on 2 threads halves whenever another process takes a core: measured
+    one block after the other, a busy minute lands on one side only and decides the ratio."""
     gen_tokens = 16 if tiny else 128
     text = _policy_text(400 if tiny else 2400)
+    repeats = 1 if tiny else 3
+    gen_req = free_text(GEN_TEXT, gen_tokens)
+    limits: list[Timings] = []
+    prompts: list[Call] = []
+    gens: list[Call] = []
+    gen_limits: list[Timings] = []
+    mark = cpu_mark()
     async with httpx.AsyncClient(timeout=httpx.Timeout(900.0)) as client:
         root = root_of(server.base_url)
-        prompt_req = free_text(f"[{uuid.uuid4().hex}] Summarise:\n{text}", 16)
-        gen_req = free_text(GEN_TEXT, gen_tokens)
-        repeats = 1 if tiny else 3
-        rendered = await render(client, root, prompt_req)
-        limit_prompt = await physical_limit(client, root, rendered, 1, repeats=repeats)
-        rendered = await render(client, root, gen_req)
-        limit_gen = await physical_limit(client, root, rendered, gen_tokens, repeats=repeats)
+        rendered_gen = await render(client, root, gen_req)
+        await caller.call(gen_req)  # from here on, our generation calls find their prompt cached
+        for _ in range(repeats):
+            # Each prompt call gets a prompt of its own, the same length: nothing of it is cached.
+            fresh = free_text(f"[{uuid.uuid4().hex}] Summarise:\n{text}", 16)
+            limits.append(await bare(client, root, await render(client, root, fresh), 1))
+            prompts.append(await caller.call(free_text(f"[{uuid.uuid4().hex}] Summarise:\n{text}", 16)))
+            gen_limits.append(await bare(client, root, rendered_gen, gen_tokens, cached=True))
+            gens.append(await caller.call(gen_req))
+    others = others_share(mark)
     limit = Limit(
-        limit_prompt.prompt_tps, limit_gen.gen_tps, limit_prompt.prompt_tokens, limit_gen.gen_tokens
+        median(t.prompt_tps for t in limits),
+        median(t.gen_tps for t in gen_limits),
+        limits[0].prompt_n,
+        gen_limits[0].predicted_n,
     )
     say(f"    llama.cpp alone: prompt {limit.prompt_tps:.1f} tok/s, generation {limit.gen_tps:.2f} tok/s")
-    prompt_call = await caller.call(prompt_req)
-    await caller.call(gen_req)  # the next one finds its prompt cached: generation only
-    gen_call = await caller.call(gen_req)
     say(
-        f"    ours (llm.complete): prompt {prompt_call.prompt_tps:.1f} tok/s, "
-        f"generation {gen_call.gen_tps:.2f} tok/s ({gen_call.reply.usage.completion_tokens} tokens)"
+        f"    ours (llm.complete): prompt {median(c.prompt_tps for c in prompts):.1f} tok/s, "
+        f"generation {median(c.gen_tps for c in gens):.2f} tok/s ({gens[0].reply.usage.completion_tokens} "
+        f"tokens); other processes took {others:.0%} of the CPUs meanwhile"
     )
     return Speeds(
         limit=limit,
-        ours_prompt_tps=prompt_call.prompt_tps,
-        ours_gen_tps=gen_call.gen_tps,
-        server_prompt_tps=prompt_call.server.prompt_tps,
-        server_gen_tps=gen_call.server.gen_tps,
-        prompt_tokens=prompt_call.server.prompt_n,
-        gen_tokens=gen_call.reply.usage.completion_tokens,
+        ours_prompt_tps=median(c.prompt_tps for c in prompts),
+        ours_gen_tps=median(c.gen_tps for c in gens),
+        server_prompt_tps=median(c.server.prompt_tps for c in prompts),
+        server_gen_tps=median(c.server.gen_tps for c in gens),
+        prompt_tokens=prompts[0].server.prompt_n,
+        gen_tokens=gens[0].reply.usage.completion_tokens,
+        others_cpu_share=others,
     )
 
 

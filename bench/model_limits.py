@@ -7,7 +7,6 @@ with none of our code in the path; the server reports its own timings, so HTTP i
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,19 +92,6 @@ async def bare(
     response = await client.post(f"{root}/completion", json=body)
     response.raise_for_status()
     return Timings.of(response.json())
-
-
-async def physical_limit(
-    client: httpx.AsyncClient, root: str, prompt: str, n_predict: int, *, repeats: int = 2
-) -> Limit:
-    """Median prompt and generation tokens/s over `repeats` uncached runs of `prompt`."""
-    runs = [await bare(client, root, prompt, n_predict) for _ in range(repeats)]
-    return Limit(
-        prompt_tps=statistics.median(r.prompt_tps for r in runs),
-        gen_tps=statistics.median(r.gen_tps for r in runs),
-        prompt_tokens=runs[0].prompt_n,
-        gen_tokens=runs[0].predicted_n,
-    )
 
 
 # ── how much of the machine other processes took while we measured ──────────

@@ -27,7 +27,8 @@ def _speed_rows(s: dict[str, Any]) -> list[list[str]]:
             f"{limit['gen_tps']:.2f}",
             _ratio(s["ours_gen_tps"], limit["gen_tps"]),
             f"target ≥ 0.85; {s['gen_tokens']} tokens; llama.cpp's own for our call "
-            f"{s['server_gen_tps']:.2f}",
+            f"{s['server_gen_tps']:.2f}; medians of calls interleaved with the limit's; other processes "
+            f"took {s.get('others_cpu_share', 0.0):.0%} of the CPUs",
         ],
     ]
 

@@ -114,6 +114,7 @@ class Batch:
         ]
 
 
+STARTED = time.perf_counter()
 HEADER = [
     "",
     "N",
@@ -221,7 +222,15 @@ async def medians(
         batches: dict[str, list[Batch]] = {kind: [] for kind in kinds}
         for repeat in range(repeats):
             for kind in kinds if repeat % 2 == 0 else reversed(kinds):
-                batches[kind].append(await run(runs, kind))
+                batch = await run(runs, kind)
+                batches[kind].append(batch)
+                # Progress as it goes: the whole bench takes many minutes.
+                print(
+                    f"  [{time.perf_counter() - STARTED:6.0f} s] {kind} N={runs} "
+                    f"repeat {repeat + 1}/{repeats}: {batch.steps / batch.wall_s:.0f} steps/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         median = {kind: Batch.median(parts) for kind, parts in batches.items()}
         out.append((median["ours"], median.get("bare")))
     return out
