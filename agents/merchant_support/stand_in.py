@@ -130,7 +130,7 @@ class DemoPolicy:
                     content=f"I found no duplicate of {payment} ({_money(txn)}), so I issued no refund."
                 )
             target, amount, reason = payment, ask.amount, f"the merchant asked to refund {ask.amount}"
-        elif _nothing_left(txn, target, payment):
+        if _nothing_left(txn, target, payment):
             return ScriptedReply(content=f"{found} {target} has nothing left to refund, so I issued none.")
         if not offered("initiate_refund", tool_names):
             return ScriptedReply(content=f"{target} could be refunded, but I cannot issue refunds here.")
@@ -196,5 +196,5 @@ def _refund_summary(refund: Observation) -> str:
     refund_id = data.get("refund_id") or data.get("id") or "(no id returned)"
     amount = data.get("amount", refund.args.get("amount"))
     currency = data.get("currency", refund.args.get("currency", ""))
-    charge = refund.args.get("transaction_id", "the duplicate charge")
-    return f"Refund {refund_id} of {amount} {currency} was issued for the duplicate charge {charge}."
+    charge = refund.args.get("transaction_id", "that payment")
+    return f"Refund {refund_id} of {amount} {currency} was issued for the charge {charge}."
