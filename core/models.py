@@ -143,6 +143,9 @@ class AgentRequest(Frozen):
     user_budget: UserDayBudget | None = None
     # Set only by the workflow itself when it continues as new.
     carry: Carry | None = None
+    # A version of the agent's instructions to pin (the channel then reads "pinned"); None: the
+    # agent's channels choose, by workflow id (core/agent.py: Channels).
+    prompt_version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
     @field_validator("task")
     @classmethod
@@ -252,6 +255,7 @@ class AgentResult(Frozen):
     usage: TokenUsage = TokenUsage()
     cost_usd: float = 0.0
     prompt_version: str
+    prompt_channel: str = ""
     stop_reason: str | None = None
     audit: tuple[AuditEntry, ...] = ()
     escalation: Escalation | None = None
@@ -266,6 +270,7 @@ class Carry(Frozen):
     """Everything a run hands to its continuation, so the result is as if it never restarted."""
 
     prompt_version: str = ""
+    prompt_channel: str = ""
 
     messages: tuple[ChatMessage, ...]
     summary: str = ""

@@ -12,8 +12,12 @@ AGENT_TURNS = SearchAttributeKey.for_int("AgentTurns")
 AGENT_COST_USD = SearchAttributeKey.for_float("AgentCostUsd")
 AGENT_PROMPT_VERSION = SearchAttributeKey.for_keyword("AgentPromptVersion")
 AGENT_NAME = SearchAttributeKey.for_keyword("AgentName")
-# What a run is started with, so its first state needs no upsert.
+# stable, canary or pinned: where the run's prompt version came from (core/agent.py: Channels).
+AGENT_PROMPT_CHANNEL = SearchAttributeKey.for_keyword("AgentPromptChannel")
+# What a run is started with, so its first state needs no upsert; and every attribute a run
+# publishes (a server must know them all).
 STARTED_WITH = (AGENT_STATUS, AGENT_USER, AGENT_NAME, AGENT_TURNS, AGENT_COST_USD, AGENT_PROMPT_VERSION)
+PUBLISHED = (*STARTED_WITH, AGENT_PROMPT_CHANNEL)
 
 # name → `temporal` CLI type, for `temporal server start-dev --search-attribute NAME=TYPE`.
 CLI_TYPES: dict[str, str] = {
@@ -23,6 +27,7 @@ CLI_TYPES: dict[str, str] = {
     AGENT_COST_USD.name: "Double",
     AGENT_PROMPT_VERSION.name: "Keyword",
     AGENT_NAME.name: "Keyword",
+    AGENT_PROMPT_CHANNEL.name: "Keyword",
 }
 
 

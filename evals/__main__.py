@@ -27,7 +27,7 @@ from core.agent import Agent
 from core.client import deployment_converter
 from core.config import ConfigError, Settings
 from core.errors import InvalidInputError
-from core.search_attributes import STARTED_WITH
+from core.search_attributes import PUBLISHED
 from evals.cases import EvalCase, load_dir
 from evals.report import compare, progress_line, render, render_compare, summary
 from evals.runner import CaseResult, Runner, Variant
@@ -58,7 +58,7 @@ async def temporal(address: str | None) -> AsyncIterator[Client]:
         return
     env = await WorkflowEnvironment.start_local(
         data_converter=converter,
-        search_attributes=STARTED_WITH,
+        search_attributes=PUBLISHED,
         dev_server_existing_path=str(TEMPORAL_BIN),
         dev_server_log_level="error",
     )

@@ -23,10 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.errors import AgentError
     from core.progress import ProgressKind
-    from core.served import served_on
     from workflows import carry, critic, events, metrics, prompts
     from workflows.acting import ToolRunner
-    from workflows.config import RunConfig, resolve
+    from workflows.config import RunConfig, resolve_here
     from workflows.escalation import Escalator
     from workflows.guard import Guard
     from workflows.human import HumanLoop
@@ -46,7 +45,7 @@ class AgentWorkflow:
         self._request = request
         self._refused: AgentError | None = None
         try:
-            self._config: RunConfig | None = resolve(request, served_on(workflow.info().task_queue))
+            self._config: RunConfig | None = resolve_here(request)
         except AgentError as err:  # answered in `run`: a typed FAILED result, before any activity
             self._config, self._refused = None, err
         config = self._config
@@ -61,7 +60,7 @@ class AgentWorkflow:
             self._human.gate.audit, self._human.gate.blocked = list(c.audit), dict(c.blocked)
         self._in_flight = InFlight(self._progress, workflow.now, lambda: self._state.turn)
         name, version = (config.agent.name, config.prompt_version) if config else (request.agent or "", "")
-        self._publisher = Publisher(request.user_id, name, version)
+        self._publisher = Publisher(request.user_id, name, version, config.prompt_channel if config else None)
         self._guard: Guard | None = None  # made in `run`, once the run is known to be served
 
     @workflow.run
@@ -141,6 +140,7 @@ class AgentWorkflow:
             usage=state.usage,
             cost_usd=round(state.cost, 6),
             prompt_version=self._config.prompt_version if self._config else "",
+            prompt_channel=(self._config.prompt_channel or "") if self._config else "",
             stop_reason=stop.reason,
             audit=tuple(self._human.gate.audit),
             escalation=self._human.escalation,
@@ -159,7 +159,8 @@ class AgentWorkflow:
     async def _continue_as_new(self, guard: Guard, prompt_version: str) -> None:
         """Hand over to a fresh run with everything it needs; history per run stays bounded."""
         await workflow.wait_condition(workflow.all_handlers_finished)
-        handed = carry.build(self._state, guard, self._human.gate, self._progress, prompt_version)
+        channel = (self._config.prompt_channel or "") if self._config else ""
+        handed = carry.build(self._state, guard, self._human.gate, self._progress, prompt_version, channel)
         events.emit("agent.continue_as_new", self._state.turn, runs=self._state.runs + 1)
         workflow.continue_as_new(self._request.model_copy(update={"carry": handed}))
 
