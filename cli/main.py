@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     trace_cmd.add_argument("workflow_id")
     replay = sub.add_parser("replay", help="replay a history (file or run id) against the current code")
     replay.add_argument("target")
+    fork = sub.add_parser("fork", help="a new run from a run's state at the end of a turn (from history)")
+    fork.add_argument("workflow_id")
+    fork.add_argument("--at-turn", type=int, required=True)
+    fork.add_argument("--prompt-version", default=None, help="default: the parent's version")
+    fork.add_argument("--model", default=None, help="the fork's model, a name the worker serves")
+    fork.add_argument("--id", dest="run_id", help="the fork's workflow id")
+    fork.add_argument("--no-wait", action="store_true", help="print the fork's id and return at once")
     for cmd in sub.choices.values():
         cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -95,6 +102,8 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         return EXIT_OK, await inspect.replay(maybe_client, args.target)
     if args.command == "trace":
         return await trace.trace(await _client(settings), args.workflow_id)
+    if args.command == "fork":
+        return await _fork(args, settings, emit)
     if args.command in ("approve", "deny", "reply") and not args.by:
         raise CliError("UsageError", f"{args.command} needs --by NAME: every decision records who made it")
     client = await _client(settings)
@@ -112,8 +121,30 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
     return EXIT_OK, await decisions.cancel(handle, args.by, args.reason)
 
 
+async def _fork(args: argparse.Namespace, settings: Settings, emit: runs.Emit) -> tuple[int, Any]:
+    from cli.fork import fork
+    from worker import served_agents  # the deployment's agents, to replay the parent's history
+
+    client = await _client(settings)
+    handle = await fork(
+        client,
+        served_agents(),
+        settings.task_queue,
+        args.workflow_id,
+        args.at_turn,
+        prompt_version=args.prompt_version,
+        model=args.model,
+        fork_id=args.run_id,
+    )
+    if args.no_wait:
+        return EXIT_OK, {"workflow_id": handle.id, "forked_from": args.workflow_id, "at_turn": args.at_turn}
+    emit(f"run {handle.id} forked from {args.workflow_id} at turn {args.at_turn}")
+    outcome = runs.outcome_of(await runs.follow(handle, emit, client=client), settings)
+    return outcome.code, outcome.data
+
+
 def _print_text(command: str, data: Any) -> None:
-    if command == "run" and "answer" in data:
+    if command in ("run", "fork") and "answer" in data:
         print("\n".join(runs.render_result(data)))
     elif command == "status":
         print("\n".join(inspect.render_status(data)))

@@ -129,6 +129,14 @@ class AgentLimits(Frozen):
     escalation_timeout_s: float = Field(72 * 3600, gt=0, le=30 * 24 * 3600)
 
 
+class ForkOrigin(Frozen):
+    """Where a forked run comes from: its parent run, and the turn whose end is its starting state."""
+
+    parent_id: str = Field(min_length=1, max_length=1000)
+    parent_run_id: str = ""
+    at_turn: int = Field(ge=0)
+
+
 class AgentRequest(Frozen):
     task: str = Field(min_length=1, max_length=MAX_TASK_CHARS)
     # Which of the worker's agents runs it (core/agent.py); None: the worker's first agent.
@@ -146,6 +154,8 @@ class AgentRequest(Frozen):
     # A version of the agent's instructions to pin (the channel then reads "pinned"); None: the
     # agent's channels choose, by workflow id (core/agent.py: Channels).
     prompt_version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    # Set by `starter.py fork`: the run starts from `carry`, its parent's state at the end of a turn.
+    fork: ForkOrigin | None = None
 
     @field_validator("task")
     @classmethod
@@ -294,6 +304,8 @@ class Carry(Frozen):
     # The newest progress events and the next number: a follower's cursor stays valid across runs.
     progress: tuple[ProgressEvent, ...] = ()
     progress_next_seq: int = 0
+    # A fork's calls of its last carried turn that were waiting for approval: asked again first.
+    resume_calls: tuple[ToolCall, ...] = ()
 
 
 class ProgressPage(Frozen):

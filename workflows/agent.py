@@ -5,9 +5,8 @@
                                   (independent calls in parallel) → observations → next turn
     limits before every call; escalation when the agent's policy says so; continue-as-new when long.
 
-The agent is one the worker serves (core/served.py), named by the request. Collaborators take the
-run's state (workflows/state.py) and return decisions: Guard, Limits, HumanLoop, Escalator, critic.
-"""
+The agent is one the worker serves (core/served.py), named by the request; collaborators take the
+run's state (workflows/state.py) and return decisions."""
 
 from __future__ import annotations
 
@@ -97,15 +96,11 @@ class AgentWorkflow:
     def _emit_start(self) -> None:
         config = self._config
         events.emit(
-            "agent.start",
-            self._state.turn,
-            user_id=self._request.user_id,
-            agent=config.agent.name if config else self._request.agent,
+            "agent.start", self._state.turn, user_id=self._request.user_id, runs=self._state.runs,
+            agent=config.agent.name if config else self._request.agent, max_turns=self._state.turn_limit,
             model=config.model.model if config else None,
             prompt_version=config.prompt_version if config else None,
-            max_turns=self._state.turn_limit,
-            runs=self._state.runs,
-        )
+        )  # fmt: skip
 
     def _publish(self) -> None:
         self._publisher.publish(self._state, bool(self._human.gate.pending))
@@ -244,6 +239,9 @@ class _Loop:
 
     async def turns(self, continue_as_new: Callable[[Guard, str], Awaitable[None]]) -> None:
         state = self.state
+        if resumed := state.resume_calls:  # a fork: the approvals pending at its fork point, asked again
+            state.resume_calls = ()
+            await self._act(state.turn, resumed)
         while state.turn < state.turn_limit:
             self.escalator.check_cancel()
             if carry.due(state.turn - state.run_first_turn, self.guard):
@@ -265,6 +263,10 @@ class _Loop:
             return
         calls = renumber(reply.tool_calls, turn)
         state.messages.append(m.ChatMessage(role="assistant", content=reply.content, tool_calls=calls))
+        await self._act(turn, calls)
+
+    async def _act(self, turn: int, calls: tuple[m.ToolCall, ...]) -> None:
+        state = self.state
         routed = [route(call, self.config.agent.registry) for call in calls]
         await self.limits.tool_calls(len(routed))
         # Independent calls run in parallel; observations return in call order.
