@@ -9,6 +9,7 @@ done twice. A call of turn N still waiting for its approval at that point is ask
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from temporalio.worker import (
 from cli import trace
 from cli.errors import EXIT_FAILED, CliError
 from client import AgentClient, RunHandle
+from core import search_attributes as sa
 from core.agent import PINNED, Agent
 from core.models import AgentRequest, Carry, ChatMessage, ForkOrigin, ModelSettings
 from core.served import Served, for_replay
@@ -56,7 +58,7 @@ async def fork(
     deployment cannot resume (another agent, an unknown prompt version, a history that does not replay)."""
     history = await trace.fetch(client, run_id)
     parent = await _request_of(history, client)
-    agent = _agent_of(parent, agents, run_id)
+    agent = _agent_of(parent.agent or _agent_name(history), agents, run_id)
     cut = _cut(history, parent, at_turn, run_id)
     state = await _replayed(cut, agents, client)
     handed = _carry_of(state, at_turn, run_id)
@@ -90,9 +92,18 @@ async def _request_of(history: WorkflowHistory, client: Client) -> AgentRequest:
     return request
 
 
-def _agent_of(request: AgentRequest, agents: Sequence[Agent[Any]], run_id: str) -> Agent[Any]:
+def _agent_name(history: WorkflowHistory) -> str:
+    """The agent a run that named none ran (its worker's first): the AgentName it published."""
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+            if sa.AGENT_NAME.name in fields:
+                return str(json.loads(fields[sa.AGENT_NAME.name].data))
+    return ""
+
+
+def _agent_of(name: str, agents: Sequence[Agent[Any]], run_id: str) -> Agent[Any]:
     served = {a.name: a for a in agents}
-    name = request.agent or (agents[0].name if agents else "")
     agent = served.get(name)
     if agent is None:
         raise CliError(
@@ -104,8 +115,6 @@ def _agent_of(request: AgentRequest, agents: Sequence[Agent[Any]], run_id: str) 
 
 def _llm_turns(history: WorkflowHistory) -> list[tuple[int, int]]:
     """(event index, turn) of every model call the history schedules, read from its input's `turn`."""
-    import json
-
     found = []
     for index, event in enumerate(history.events):
         if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
