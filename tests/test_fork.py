@@ -136,20 +136,15 @@ async def test_bad_forks_get_typed_errors(env: WorkflowEnvironment, store: Store
             task_queue=queue,
         )
         await result_or_task_failure(parent)
-        cases = [
-            (dict(run_id=parent.id, at_turn=9), "InvalidInputError", "beyond the last turn"),
-            (dict(run_id=parent.id, at_turn=0), "InvalidInputError", "turns start at 1"),
-            (dict(run_id="no-such-run", at_turn=1), "NotFoundError", "no-such-run"),
-            (
-                dict(run_id=parent.id, at_turn=2, prompt_version="support-v9"),
-                "InvalidInputError",
-                "support-v9",
-            ),
+        cases: list[tuple[str, int, str | None, str, str]] = [
+            (parent.id, 9, None, "InvalidInputError", "beyond the last turn"),
+            (parent.id, 0, None, "InvalidInputError", "turns start at 1"),
+            ("no-such-run", 1, None, "NotFoundError", "no-such-run"),
+            (parent.id, 2, "support-v9", "InvalidInputError", "support-v9"),
         ]
-        for kwargs, kind, words in cases:
-            run_id, at_turn = kwargs.pop("run_id"), kwargs.pop("at_turn")
+        for run_id, at_turn, version, kind, words in cases:
             with pytest.raises(CliError) as caught:
-                await fork(env.client, [DEMO], queue, str(run_id), int(at_turn), **kwargs)  # type: ignore[arg-type]
+                await fork(env.client, [DEMO], queue, run_id, at_turn, prompt_version=version)
             assert caught.value.kind == kind and words in caught.value.message, caught.value.message
         with pytest.raises(CliError) as caught:
             await fork(env.client, [SHOP], queue, parent.id, 2)
