@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--model", default=None, help="the fork's model, a name the worker serves")
     fork.add_argument("--id", dest="run_id", help="the fork's workflow id")
     fork.add_argument("--no-wait", action="store_true", help="print the fork's id and return at once")
+    export_case = sub.add_parser("export-case", help="a finished run as an editable eval case (YAML)")
+    export_case.add_argument("workflow_id")
+    export_case.add_argument(
+        "--out", type=Path, default=None, help="default: evals/<agent>/exported-<id>.yaml"
+    )
+    export_history = sub.add_parser("export-history", help="a run's history under tests/histories/")
+    export_history.add_argument("workflow_id")
     for cmd in sub.choices.values():
         cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -104,6 +112,16 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         return await trace.trace(await _client(settings), args.workflow_id)
     if args.command == "fork":
         return await _fork(args, settings, emit)
+    if args.command in ("export-case", "export-history"):
+        from cli import export
+        from worker import served_agents
+
+        client = await _client(settings)
+        if args.command == "export-history":
+            return EXIT_OK, await export.export_history(client, args.workflow_id)
+        return EXIT_OK, await export.export_case(
+            client, served_agents(), settings.data_dir, args.workflow_id, args.out
+        )
     if args.command in ("approve", "deny", "reply") and not args.by:
         raise CliError("UsageError", f"{args.command} needs --by NAME: every decision records who made it")
     client = await _client(settings)
