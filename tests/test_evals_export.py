@@ -3,6 +3,7 @@ it; its history exported under a histories directory replays; a run not yet fini
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from evals.cases import load_dir, load_file
 from evals.runner import Runner, Variant
 from evals.variants import cases_dir, opened_model
 from tests.conftest import DEMO, SHOP
-from tests.test_evals_suite import client as client  # noqa: F401  (the fixture)
+from tests.test_evals_suite import client as client  # the fixture, re-exported
 from worker import build_replayer
 
 
@@ -62,7 +63,8 @@ async def test_export_history_writes_a_history_that_replays(
     from temporalio.client import WorkflowHistory
 
     replayer = build_replayer([DEMO, SHOP], client.data_converter)
-    result = await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+    text = await asyncio.to_thread(path.read_text)
+    result = await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, text))
     assert result.replay_failure is None
     with pytest.raises(CliError, match="never overwritten"):
         await export.export_history(client, done.outcome.workflow_id, tmp_path / "histories")
