@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from activities.llm.registry import ModelRegistry
 from activities.sqlite_store import SqliteStore
@@ -145,19 +146,24 @@ class _Human:
         self.problems: list[str] = []
         self.waited_for_human = False
         self._answered: set[str] = set()
+        self._escalation_handled = False
 
     async def until_final(self) -> None:
         # Polled, not awaited: awaiting the result lets a time-skipping server fire the deadlines.
         while True:
-            status = await self.runs.status(self.handle)
+            try:
+                status = await self.runs.status(self.handle)
+            except (RPCError, WorkflowQueryFailedError):  # its first task not done yet, or a busy worker
+                await asyncio.sleep(POLL_S)
+                continue
             if status.state in FINAL_STATES:
                 return
             for pending in status.pending:
                 if pending.call_id not in self._answered:
                     self._answered.add(pending.call_id)
                     await self._decide(pending.call_id, pending.tool, pending.args_sha256)
-            if status.state == RunState.ESCALATED and not self.waited_for_human:
-                self.waited_for_human = True
+            if status.state == RunState.ESCALATED and not self._escalation_handled:
+                self._escalation_handled = self.waited_for_human = True
                 await self._answer_escalation()
             await asyncio.sleep(POLL_S)
 
