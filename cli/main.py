@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export_history = sub.add_parser("export-history", help="a run's history under tests/histories/")
     export_history.add_argument("workflow_id")
+    evals = sub.add_parser("evals", help="recent stored eval results; `evals schedule` the daily eval")
+    evals.add_argument("action", nargs="?", choices=["list", "schedule"], default="list")
+    evals.add_argument("--agent", default=None, help="one agent (schedule: default every served agent)")
+    evals.add_argument("--every-hours", type=float, default=24.0, help="schedule: hours between runs")
     for cmd in sub.choices.values():
         cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -112,6 +116,8 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         return await trace.trace(await _client(settings), args.workflow_id)
     if args.command == "fork":
         return await _fork(args, settings, emit)
+    if args.command == "evals":
+        return await _evals(args, settings)
     if args.command in ("export-case", "export-history"):
         from cli import export
         from worker import served_agents
@@ -161,6 +167,27 @@ async def _fork(args: argparse.Namespace, settings: Settings, emit: runs.Emit) -
     return outcome.code, outcome.data
 
 
+async def _evals(args: argparse.Namespace, settings: Settings) -> tuple[int, Any]:
+    from datetime import timedelta
+
+    from evals.results import ResultStore
+
+    if args.action == "list":
+        return EXIT_OK, {"results": ResultStore(settings.data_dir / "evals").recent(args.agent)}
+    from evals.schedule import create_schedule
+    from evals.suite_models import EvalSuiteRequest
+    from worker import served_agents
+
+    client = await _client(settings)
+    names = [args.agent] if args.agent else [a.name for a in served_agents()]
+    every = timedelta(hours=args.every_hours)
+    made = [
+        await create_schedule(client, settings.task_queue, EvalSuiteRequest(agent=name), every)
+        for name in names
+    ]
+    return EXIT_OK, {"schedules": made}
+
+
 def _print_text(command: str, data: Any) -> None:
     if command in ("run", "fork") and "answer" in data:
         print("\n".join(runs.render_result(data)))
@@ -170,6 +197,15 @@ def _print_text(command: str, data: Any) -> None:
         print("\n".join(humans.render_pending(data["runs"])))
     elif command == "trace":
         print("\n".join(trace.render(data)))
+    elif command == "evals":
+        for r in data.get("results", []):
+            drift = "  DRIFT" if r.get("drift") else ""
+            score = f"{r['passed']}/{r['cases']} ({r['pass_rate']:.0%})"
+            print(f"{r['at']} {r['agent']} {r['label']}: {score}{drift}")
+        for s in data.get("schedules", []):
+            print(
+                f"schedule {s['schedule_id']}: {'created' if s['created'] else 'exists already (kept one)'}"
+            )
     else:
         print(" ".join(f"{k}={v}" for k, v in data.items()))
 
