@@ -85,8 +85,9 @@ async def test_a_fork_at_turn_3_reruns_nothing_of_turns_1_to_3(
     assert [c.call_id for c in forked.tool_calls] == [c.call_id for c in first.tool_calls]
     assert forked.tool_calls[1].result == first.tool_calls[1].result
     assert (forked.prompt_version, forked.prompt_channel) == ("support-v3", PINNED)
-    prompts = [data["messages"][0]["content"] for kind, data in done if kind == "llm.complete"]
-    assert prompts == [agent.instructions.text("support-v3")] * 3
+    # The system message is support-v3's text, so it goes by that version's reference.
+    prompts = [(d["prompt_version"], d["system_by_version"]) for kind, d in done if kind == "llm.complete"]
+    assert prompts == [("support-v3", True)] * 3
     assert attributes.get(sa.AGENT_FORK_PARENT) == parent_id
     report = (await trace.build_report(history)).model_dump(mode="json")
     assert report["forked_from"]["parent_id"] == parent_id and report["forked_from"]["at_turn"] == 3
