@@ -86,7 +86,7 @@ def build_worker(
         workflows=[AgentWorkflow, UserDayLedgerWorkflow, EvalSuiteWorkflow],
         activities=[
             # The scheduled eval (evals/scheduled.py): results stored under the data dir.
-            EvalActivities(agents, registry, deps, data_dir or Settings.from_env().data_dir).run_suite,
+            EvalActivities(agents, registry, deps, data_dir).run_suite,
             LlmActivities(registry, served.agents).complete,
             SummarizeActivities(registry, served.agents).summarize,
             ledger.reserve,

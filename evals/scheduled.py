@@ -9,6 +9,7 @@ result, and compares it with the stored baseline: a drop of 10 % or more is an i
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ class EvalActivities:
     agents: Sequence[Any]  # core.agent.Agent
     models: Any  # activities.llm.registry.ModelRegistry
     deps: Mapping[str, Any]
-    data_dir: Path
+    data_dir: Path | None = None  # None: AGENT_DATA_DIR (or .data), read when the eval runs
 
     @activity.defn(name="evals.run_suite")
     async def run_suite(self, request: EvalSuiteRequest) -> EvalSuiteResult:
@@ -50,7 +51,8 @@ class EvalActivities:
             runner = Runner(activity.client(), Path(tmp), concurrency=2)
             results = await runner.run(Variant(label, variant_agent, self.models), cases, _heartbeat)
         doc = summary(label, results)
-        store = ResultStore(self.data_dir / "evals")
+        data_dir = self.data_dir or Path(os.environ.get("AGENT_DATA_DIR", ".data"))
+        store = ResultStore(data_dir / "evals")
         baseline = store.baseline(agent.name)
         rate = float(doc["pass_rate"])
         base_rate = float(baseline["pass_rate"]) if baseline is not None else None
