@@ -26,7 +26,7 @@ from activities.llm.scripted import (
 
 _MERCHANT = re.compile(r"\bMID\d+\b")
 _PAYMENT = re.compile(r"\bpay_[A-Za-z0-9]+\b")
-_AMOUNT = re.compile(r"(?<![\w.])\d+\.\d{2}(?![\w.])")
+_AMOUNT = re.compile(r"(?<![\w.])\d+\.\d{2}(?!\w|\.\d)")
 _REFUND_WORDS = ("refund", "duplicate", "charged twice", "double charge", "double-charge")
 _HUMAN_WORDS = ("manager", "human")
 # Instructions smuggled into the merchant's message: data to report, never orders to follow.
