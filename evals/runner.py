@@ -121,6 +121,7 @@ class Runner:
             user_id=case.user,
             limits=AgentLimits(max_turns=case.max_turns),
             model=ModelSettings(model=variant.model),
+            prompt_version=variant.prompt_version,  # the version under test, whatever the channels say
         )
         workflow_id = f"eval-{slug}-{uuid.uuid4().hex[:6]}"
         started = time.monotonic()

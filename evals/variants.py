@@ -52,7 +52,9 @@ def with_version(agent: Agent[Any], version: str | None) -> Agent[Any]:
             f"unknown prompt version {version!r} of {agent.name}: known {names}",
             details={"agent": agent.name, "version": version, "known": names},
         )
-    return dataclasses.replace(agent, instructions=dataclasses.replace(instructions, current=version))
+    # Pinned: no canary share of the served channels picks another version for an eval's runs.
+    pinned = dataclasses.replace(instructions, current=version, channels=None)
+    return dataclasses.replace(agent, instructions=pinned)
 
 
 def is_version(agent: Agent[Any], name: str) -> bool:
