@@ -59,7 +59,7 @@ async def fork(
     history = await trace.fetch(client, run_id)
     parent = await _request_of(history, client)
     agent = _agent_of(parent.agent or _agent_name(history), agents, run_id)
-    cut = _cut(history, parent, at_turn, run_id)
+    cut = _cut(history, await _llm_turns(history, client), parent, at_turn, run_id)
     state = await _replayed(cut, agents, client)
     handed = _carry_of(state, at_turn, run_id)
     handed = _with_version(handed, agent, prompt_version)
@@ -113,26 +113,26 @@ def _agent_of(name: str, agents: Sequence[Agent[Any]], run_id: str) -> Agent[Any
     return agent
 
 
-def _llm_turns(history: WorkflowHistory) -> list[tuple[int, int]]:
-    """(event index, turn) of every model call the history schedules, read from its input's `turn`."""
+async def _llm_turns(history: WorkflowHistory, client: Client) -> list[tuple[int, int]]:
+    """(event index, turn) of every model call the history schedules, read from its input's `turn`
+    (decoded by the client's converter: encrypted or stored payloads read too)."""
     found = []
     for index, event in enumerate(history.events):
         if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             continue
         attrs = event.activity_task_scheduled_event_attributes
         if attrs.activity_type.name == LLM and attrs.input.payloads:
-            try:
-                turn = json.loads(attrs.input.payloads[0].data).get("turn")
-            except (ValueError, AttributeError):
-                turn = None
+            [data] = await client.data_converter.decode([attrs.input.payloads[0]])
+            turn = data.get("turn") if isinstance(data, dict) else None
             if isinstance(turn, int):
                 found.append((index, turn))
     return found
 
 
-def _cut(history: WorkflowHistory, request: AgentRequest, at_turn: int, run_id: str) -> WorkflowHistory:
+def _cut(
+    history: WorkflowHistory, turns: list[tuple[int, int]], request: AgentRequest, at_turn: int, run_id: str
+) -> WorkflowHistory:
     """The history up to the workflow task in which turn at_turn+1 would ask the model (or all of it)."""
-    turns = _llm_turns(history)
     first = request.carry.turn if request.carry else 0
     last = max((turn for _, turn in turns), default=first)
     if at_turn > last:
