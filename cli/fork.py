@@ -33,7 +33,7 @@ from cli.errors import EXIT_FAILED, CliError
 from client import AgentClient, RunHandle
 from core import search_attributes as sa
 from core.agent import PINNED, Agent
-from core.models import AgentRequest, Carry, ChatMessage, ForkOrigin, ModelSettings
+from core.models import AgentRequest, Carry, ChatMessage, ForkOrigin
 from core.served import Served, for_replay
 from workflows import carry as carrying
 from workflows.agent import AgentWorkflow
@@ -69,7 +69,7 @@ async def fork(
             "carry": handed,
             "fork": origin,
             "prompt_version": None,
-            "model": ModelSettings(model=model) if model else parent.model,
+            "model": parent.model.model_copy(update={"model": model}) if model else parent.model,
         }
     )
     runs = AgentClient(client, task_queue)
@@ -216,11 +216,17 @@ def _carry_of(instance: Any, at_turn: int, run_id: str) -> Carry:
 
 def _with_version(handed: Carry, agent: Agent[Any], version: str | None) -> Carry:
     """The carry at another prompt version: its system message is that version's text."""
+    known = [v.version for v in agent.instructions.versions]
     if version is None:
+        if handed.prompt_version not in known:
+            raise CliError(
+                "IncompatibleRunError",
+                f"the parent ran prompt version {handed.prompt_version!r}, which {agent.name} no longer has "
+                f"({known}): fork it with --prompt-version",
+            )
         return handed
     text = agent.instructions.text(version)
     if text is None:
-        known = [v.version for v in agent.instructions.versions]
         raise CliError("InvalidInputError", f"agent {agent.name} has no prompt version {version!r} ({known})")
     messages = list(handed.messages)
     if messages and messages[0].role == "system":

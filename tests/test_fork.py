@@ -4,6 +4,7 @@ point is asked again; a turn beyond the last, an unknown run and another agent a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -20,11 +21,11 @@ from cli import trace
 from cli.errors import CliError
 from cli.fork import fork
 from core import search_attributes as sa
-from core.agent import PINNED
+from core.agent import PINNED, Instructions
 from core.models import AgentLimits, AgentRequest, ApproveSignal, DenySignal, RunState
 from tests.conftest import DEMO, SCRIPTED_URL, SHOP, result_or_task_failure, strict_worker
 from tests.test_agent_workflow import answer, call, calls, wait_for_pending
-from tests.test_prompt_channels import with_channels
+from tests.test_prompt_channels import V3, with_channels
 from workflows.agent import AgentWorkflow
 
 SIX_TURNS = "six turns, a ticket in turn 2"
@@ -150,3 +151,8 @@ async def test_bad_forks_get_typed_errors(env: WorkflowEnvironment, store: Store
         with pytest.raises(CliError) as caught:
             await fork(env.client, [SHOP], queue, parent.id, 2)
         assert caught.value.kind == "IncompatibleRunError" and "merchant_support" in caught.value.message
+        # A deployment whose agent no longer has the parent's prompt version says which.
+        only_v3 = dataclasses.replace(DEMO, instructions=Instructions(versions=(V3,), current="support-v3"))
+        with pytest.raises(CliError) as caught:
+            await fork(env.client, [only_v3], queue, parent.id, 2)
+        assert caught.value.kind == "IncompatibleRunError" and "'support-v2'" in caught.value.message
