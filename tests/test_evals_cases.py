@@ -73,7 +73,7 @@ def test_a_missing_task_and_a_bad_decision_are_named(tmp_path: Path) -> None:
     text = GOOD_HEAD + "    approvals:\n      - {tool: initiate_refund, decision: maybe}\n"
     with pytest.raises(CaseFileError) as caught:
         load_file(write(tmp_path, text))
-    assert caught.value.field == "cases.0.approvals.0.decision" and caught.value.line == 6
+    assert caught.value.field == "cases.0.approvals.0.decision" and caught.value.line == 5
 
 
 def test_broken_yaml_gives_its_line(tmp_path: Path) -> None:
