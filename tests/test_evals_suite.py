@@ -53,8 +53,15 @@ async def test_the_whole_suite_passes_on_the_scripted_model(
     print("\n".join(render(doc)))
     assert doc["pass_rate"] == 1.0, [r["reasons"] for r in doc["results"] if not r["passed"]]
     assert doc["cases"] == len(cases) >= 30
-    # Real runs: every case made model calls and the approvals were taken as written.
-    assert all(r.outcome.turns >= 1 and r.outcome.prompt_tokens > 0 for r in results)
+    # Real runs: the model was called (except where the message itself called for a person: the engine
+    # escalates before any model call), and the approvals were taken as written.
+    thought = [r for r in results if r.outcome.prompt_tokens > 0 and r.outcome.turns >= 1]
+    assert {r.case.id for r in results} - {r.case.id for r in thought} <= {
+        r.case.id
+        for r in results
+        if not r.outcome.calls and (r.outcome.status == "escalated" or r.case.human_reply is not None)
+    }
+    assert len(thought) >= 30
     decided = [d for r in results for d in r.outcome.decisions]
     assert decided == [f"{a.decision} {a.tool}" for c in cases for a in c.approvals]
     assert any(r.outcome.rows for r in results) and doc["latency_s"]["p95"] > 0
