@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import workflow
@@ -59,8 +58,10 @@ async def fork(
     history = await trace.fetch(client, run_id)
     parent = await _request_of(history, client)
     agent = _agent_of(parent.agent or _agent_name(history), agents, run_id)
-    cut = _cut(history, await _llm_turns(history, client), parent, at_turn, run_id)
-    state = await _replayed(cut, agents, client)
+    calls = await _llm_calls(history, client)
+    ran = _version_ran(calls, parent, agent, prompt_version, run_id)
+    cut = _cut(history, [(i, turn) for i, turn, _ in calls], parent, at_turn, run_id)
+    state = await _replayed(await _pinned(cut, parent, ran, client), agents, client)
     handed = _carry_of(state, at_turn, run_id)
     handed = _with_version(handed, agent, prompt_version)
     origin = ForkOrigin(parent_id=run_id, at_turn=at_turn)
@@ -113,8 +114,8 @@ def _agent_of(name: str, agents: Sequence[Agent[Any]], run_id: str) -> Agent[Any
     return agent
 
 
-async def _llm_turns(history: WorkflowHistory, client: Client) -> list[tuple[int, int]]:
-    """(event index, turn) of every model call the history schedules, read from its input's `turn`
+async def _llm_calls(history: WorkflowHistory, client: Client) -> list[tuple[int, int, str]]:
+    """(event index, turn, prompt version) of every model call the history schedules, from its input
     (decoded by the client's converter: encrypted or stored payloads read too)."""
     found = []
     for index, event in enumerate(history.events):
@@ -125,8 +126,46 @@ async def _llm_turns(history: WorkflowHistory, client: Client) -> list[tuple[int
             [data] = await client.data_converter.decode([attrs.input.payloads[0]])
             turn = data.get("turn") if isinstance(data, dict) else None
             if isinstance(turn, int):
-                found.append((index, turn))
+                found.append((index, turn, str(data.get("prompt_version") or "")))
     return found
+
+
+def _version_ran(
+    calls: list[tuple[int, int, str]],
+    parent: AgentRequest,
+    agent: Agent[Any],
+    wanted: str | None,
+    run_id: str,
+) -> str | None:
+    """The prompt version the parent ran, to replay it as it ran; IncompatibleRunError when this
+    deployment's agent no longer has it (unless the fork names the version it continues with)."""
+    ran = next((version for _, _, version in calls if version), None) or parent.prompt_version
+    if ran is None or agent.instructions.knows(ran):
+        return ran
+    if wanted is not None and agent.instructions.knows(wanted):
+        return wanted  # the state is rebuilt with it; the fork's system message is that version's anyway
+    known = [v.version for v in agent.instructions.versions]
+    raise CliError(
+        "IncompatibleRunError",
+        f"run {run_id} ran prompt version {ran!r}, which {agent.name} no longer has ({known}): "
+        "fork it with --prompt-version",
+    )
+
+
+async def _pinned(
+    history: WorkflowHistory, parent: AgentRequest, version: str | None, client: Client
+) -> WorkflowHistory:
+    """The history with its request pinned to the version the parent ran: replayed today, the state
+    is the parent's whatever the agent's channels say now."""
+    if version is None or parent.prompt_version == version:
+        return history
+    started = HistoryEvent()
+    started.CopyFrom(history.events[0])
+    payloads = started.workflow_execution_started_event_attributes.input.payloads
+    encoded = await client.data_converter.encode([parent.model_copy(update={"prompt_version": version})])
+    del payloads[:]
+    payloads.extend(encoded)
+    return WorkflowHistory(history.workflow_id, [started, *history.events[1:]])
 
 
 def _cut(
@@ -203,13 +242,16 @@ def _carry_of(instance: Any, at_turn: int, run_id: str) -> Carry:
             )
         resume = tuple(calls)
     handed = carrying.build(state, guard, human.gate, instance._progress, config.prompt_version)
+    loop = handed.loop
+    if resume:  # the loop detector saw them last in the parent: asked again, they are no repeat
+        loop = loop.model_copy(update={"recent": loop.recent[: -len(resume)]})
     return handed.model_copy(
         update={
+            "loop": loop,
             "turn": at_turn,
             "runs": 1,
             "resume_calls": resume,
             "prompt_channel": config.prompt_channel or "",
-            "started_at": datetime.now(UTC),  # the fork's own wall-clock budget; spent budgets carry
         }
     )
 

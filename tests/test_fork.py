@@ -76,7 +76,8 @@ async def test_a_fork_at_turn_3_reruns_nothing_of_turns_1_to_3(
         forked = await result_or_task_failure(handle)
         history = await handle.fetch_history()
         attributes = (await handle.describe()).typed_search_attributes
-    assert first.status == forked.status == RunState.COMPLETED and first.turns == forked.turns == 6
+    assert first.status == forked.status == RunState.COMPLETED, (forked.stop_reason, forked.budget)
+    assert first.turns == forked.turns == 6
     done = activities(history)
     assert sorted({turn_of(kind, data) for kind, data in done}) == [4, 5, 6]
     assert [kind for kind, _ in done].count("llm.complete") == 3
