@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client, ScheduleActionStartWorkflow
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.agent import AgentEnv
@@ -86,6 +87,7 @@ async def test_the_scheduled_eval_catches_the_regressed_prompt_as_drift(
 async def test_a_schedule_created_twice_stays_one() -> None:
     # Schedules need a real server: the time-skipping one has none.
     env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
         search_attributes=PUBLISHED,
         dev_server_existing_path=str(BIN / "temporal"),
         dev_server_log_level="error",
