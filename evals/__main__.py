@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from core.agent import Agent
 from core.client import deployment_converter
 from core.config import ConfigError, Settings
 from core.errors import InvalidInputError
+from core.logging import configure_logging
 from core.search_attributes import PUBLISHED
 from evals.cases import EvalCase, load_dir
 from evals.report import compare, progress_line, render, render_compare, summary
@@ -126,6 +128,9 @@ async def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    # The runs' own events go to stderr, errors only unless AGENT_LOG_LEVEL says otherwise: stdout
+    # is the eval's progress and figures.
+    configure_logging(level=os.environ.get("AGENT_LOG_LEVEL", "ERROR"))
     try:
         sys.exit(asyncio.run(main(parse_args())))
     except (InvalidInputError, ConfigError) as exc:
