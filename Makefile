@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
+.PHONY: eval bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -95,3 +95,12 @@ bench-slow-kill: install
 # Decrypts history for the Temporal UI (Settings → Codec Server: http://localhost:8081); needs AGENT_CODEC_KEYS.
 codec-server: install
 	$(PY) -m cli.codec_server --port 8081
+
+# Issue 17: the eval suite (evals/<agent>/*.yaml) as real runs on a dev server; JSON in evals/results/.
+# `make eval AGENT=shop MODEL=local` (local, scripted or a hosted model's name);
+# `make eval AGENT=merchant_support EVAL_ARGS="--compare support-v2 support-v2-no-dup-check"` (two prompt
+# versions, or two models).
+AGENT ?= all
+MODEL ?= scripted
+eval: install
+	$(PY) -m evals --agent $(AGENT) --model $(MODEL) $(EVAL_ARGS)

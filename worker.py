@@ -36,6 +36,8 @@ from core.process import exit_now
 from core.served import Served, ServingError, for_replay, serve
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from core.worker_options import worker_options
+from evals.scheduled import EvalActivities
+from evals.suite_workflow import EvalSuiteWorkflow
 from workflows.agent import AgentWorkflow
 from workflows.ledger import UserDayLedgerWorkflow
 
@@ -59,6 +61,7 @@ def build_worker(
     deps: Mapping[str, Any],
     hooks: ToolHooks | None = None,
     breakers: Mapping[str, BreakerBoard] | None = None,
+    data_dir: Path | None = None,
     **options: Any,
 ) -> Worker:
     """The worker of a deployment; `options` override the production ones (core/worker_options.py).
@@ -80,8 +83,10 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[AgentWorkflow, UserDayLedgerWorkflow],
+        workflows=[AgentWorkflow, UserDayLedgerWorkflow, EvalSuiteWorkflow],
         activities=[
+            # The scheduled eval (evals/scheduled.py): results stored under the data dir.
+            EvalActivities(agents, registry, deps, data_dir).run_suite,
             LlmActivities(registry, served.agents).complete,
             SummarizeActivities(registry, served.agents).summarize,
             ledger.reserve,
@@ -141,7 +146,9 @@ async def main() -> None:
     async with (
         opened_deps(agents, AgentEnv(settings.data_dir, settings)) as deps,
         open_models(settings, agents, llama=llama) as models,
-        build_worker(client, settings.task_queue, agents, models, deps, **options),
+        build_worker(
+            client, settings.task_queue, agents, models, deps, data_dir=settings.data_dir, **options
+        ),
     ):
         log.info(
             "worker.ready",

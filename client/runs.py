@@ -35,7 +35,12 @@ class AgentClient:
         self.task_queue = task_queue
 
     async def start(
-        self, request: AgentRequest, *, workflow_id: str | None = None, prompt_version: str | None = None
+        self,
+        request: AgentRequest,
+        *,
+        workflow_id: str | None = None,
+        prompt_version: str | None = None,
+        fork_parent: str | None = None,
     ) -> RunHandle:
         """Start a run; the same `workflow_id` again joins that run (running or finished) instead."""
         run_id = workflow_id or f"agent-{uuid.uuid4().hex[:12]}"
@@ -49,7 +54,7 @@ class AgentClient:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 # ...and once it has finished, the id stays taken: the caller gets that run's result.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=sa.at_start(request.user_id, request.agent, prompt_version),
+                search_attributes=sa.at_start(request.user_id, request.agent, prompt_version, fork_parent),
             )
         except WorkflowAlreadyStartedError:
             return self.handle(run_id)

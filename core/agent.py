@@ -15,6 +15,8 @@ loop detection and escalation come with the runtime; the definition only says wh
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -42,6 +44,39 @@ class PromptVersion:
     changelog: str
 
 
+STABLE, CANARY, PINNED = "stable", "canary", "pinned"  # the channel a run's prompt version came from
+CHANNELS_FILE = "channels.json"
+
+
+def canary_bucket(workflow_id: str) -> int:
+    """0..99, the same for a workflow id on every worker and every replay (no randomness, no clock)."""
+    return int(hashlib.sha256(workflow_id.encode()).hexdigest()[:8], 16) % 100
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Which prompt version new runs get: `stable`, and `canary` for `canary_percent` of workflow ids.
+
+    Promote: `stable` becomes the canary's version and `canary` goes; rollback: `canary` goes (or 0 %).
+    Both are configuration (`prompts/channels.json`), read when the worker starts; a run keeps the
+    version it started with.
+    """
+
+    stable: str
+    canary: str | None = None
+    canary_percent: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.canary_percent <= 100:
+            raise ValueError(f"canary_percent {self.canary_percent} must be within 0..100")
+
+    def choose(self, workflow_id: str) -> tuple[str, str]:
+        """(version, channel) of a new run with this workflow id."""
+        if self.canary and canary_bucket(workflow_id) < self.canary_percent:
+            return self.canary, CANARY
+        return self.stable, STABLE
+
+
 @dataclass(frozen=True)
 class Instructions:
     """Versioned system prompts: a change of wording is a new version, with a changelog entry."""
@@ -51,6 +86,8 @@ class Instructions:
     # How the user's task is put to the model; the part before {task} stays byte-identical across
     # runs, so a model server's prefix cache keeps matching.
     task_template: str = "{task}"
+    # None: every run gets `current` (the stable channel).
+    channels: Channels | None = None
 
     def __post_init__(self) -> None:
         names = [v.version for v in self.versions]
@@ -65,6 +102,19 @@ class Instructions:
             raise ValueError("task_template must contain {task}")
         if any(not v.changelog.strip() for v in self.versions):
             raise ValueError("every prompt version needs a changelog entry")
+        if self.channels is not None:
+            named = {self.channels.stable, self.channels.canary or self.channels.stable}
+            if unknown := sorted(named - set(names)):
+                raise ValueError(f"channels name prompt versions {unknown} that are not among {names}")
+            if self.channels.stable != self.current:
+                raise ValueError(f"current {self.current!r} must be the stable channel's version")
+
+    @property
+    def rollout(self) -> Channels:
+        return self.channels or Channels(stable=self.current)
+
+    def knows(self, version: str) -> bool:
+        return any(v.version == version for v in self.versions)
 
     def text(self, version: str | None = None) -> str | None:
         wanted = version or self.current
@@ -72,9 +122,29 @@ class Instructions:
 
     @classmethod
     def from_dir(cls, directory: Path, current: str, task_template: str = "{task}") -> Instructions:
-        """Every `<version>.md` file: a `changelog:` first line, a blank line, then the prompt."""
+        """Every `<version>.md` file: a `changelog:` first line, a blank line, then the prompt.
+
+        A `channels.json` beside them ({"stable": …, "canary": …, "canary_percent": …}) is the
+        rollout's configuration, and its stable version then is the current one.
+        """
         versions = tuple(_read_version(path) for path in sorted(directory.glob("*.md")))
-        return cls(versions=versions, current=current, task_template=task_template)
+        channels = _read_channels(directory / CHANNELS_FILE)
+        current = channels.stable if channels else current
+        return cls(versions=versions, current=current, task_template=task_template, channels=channels)
+
+
+def _read_channels(path: Path) -> Channels | None:
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Channels(
+            stable=str(data["stable"]),
+            canary=str(data["canary"]) if data.get("canary") else None,
+            canary_percent=int(data.get("canary_percent", 0)),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: expected {{stable, canary?, canary_percent?}}: {exc}") from None
 
 
 def _read_version(path: Path) -> PromptVersion:

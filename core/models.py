@@ -129,6 +129,14 @@ class AgentLimits(Frozen):
     escalation_timeout_s: float = Field(72 * 3600, gt=0, le=30 * 24 * 3600)
 
 
+class ForkOrigin(Frozen):
+    """Where a forked run comes from: its parent run, and the turn whose end is its starting state."""
+
+    parent_id: str = Field(min_length=1, max_length=1000)
+    parent_run_id: str = ""
+    at_turn: int = Field(ge=0)
+
+
 class AgentRequest(Frozen):
     task: str = Field(min_length=1, max_length=MAX_TASK_CHARS)
     # Which of the worker's agents runs it (core/agent.py); None: the worker's first agent.
@@ -143,6 +151,11 @@ class AgentRequest(Frozen):
     user_budget: UserDayBudget | None = None
     # Set only by the workflow itself when it continues as new.
     carry: Carry | None = None
+    # A version of the agent's instructions to pin (the channel then reads "pinned"); None: the
+    # agent's channels choose, by workflow id (core/agent.py: Channels).
+    prompt_version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    # Set by `starter.py fork`: the run starts from `carry`, its parent's state at the end of a turn.
+    fork: ForkOrigin | None = None
 
     @field_validator("task")
     @classmethod
@@ -252,6 +265,7 @@ class AgentResult(Frozen):
     usage: TokenUsage = TokenUsage()
     cost_usd: float = 0.0
     prompt_version: str
+    prompt_channel: str = ""
     stop_reason: str | None = None
     audit: tuple[AuditEntry, ...] = ()
     escalation: Escalation | None = None
@@ -266,6 +280,7 @@ class Carry(Frozen):
     """Everything a run hands to its continuation, so the result is as if it never restarted."""
 
     prompt_version: str = ""
+    prompt_channel: str = ""
 
     messages: tuple[ChatMessage, ...]
     summary: str = ""
@@ -289,6 +304,8 @@ class Carry(Frozen):
     # The newest progress events and the next number: a follower's cursor stays valid across runs.
     progress: tuple[ProgressEvent, ...] = ()
     progress_next_seq: int = 0
+    # A fork's calls of its last carried turn that were waiting for approval: asked again first.
+    resume_calls: tuple[ToolCall, ...] = ()
 
 
 class ProgressPage(Frozen):

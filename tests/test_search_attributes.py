@@ -67,7 +67,9 @@ async def test_a_run_started_with_its_attributes_upserts_once(env: WorkflowEnvir
     # What the starter set is not upserted again: only the end goes out, and only what changed (the
     # scripted model costs nothing, so the cost is still the starter's 0.0).
     assert result.cost_usd == 0.0
-    assert agent_upserts(history) == [{"AgentStatus": "completed", "AgentTurns": result.turns}]
+    # (The prompt channel rides along with that one upsert.)
+    final = {"AgentStatus": "completed", "AgentTurns": result.turns, "AgentPromptChannel": "stable"}
+    assert agent_upserts(history) == [final]
 
 
 async def test_a_run_past_the_interval_publishes_its_turns_while_running(harness: Harness) -> None:

@@ -5,9 +5,8 @@
                                   (independent calls in parallel) → observations → next turn
     limits before every call; escalation when the agent's policy says so; continue-as-new when long.
 
-The agent is one the worker serves (core/served.py), named by the request. Collaborators take the
-run's state (workflows/state.py) and return decisions: Guard, Limits, HumanLoop, Escalator, critic.
-"""
+The agent is one the worker serves (core/served.py), named by the request; collaborators take the
+run's state (workflows/state.py) and return decisions."""
 
 from __future__ import annotations
 
@@ -23,10 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.errors import AgentError
     from core.progress import ProgressKind
-    from core.served import served_on
     from workflows import carry, critic, events, metrics, prompts
     from workflows.acting import ToolRunner
-    from workflows.config import RunConfig, resolve
+    from workflows.config import RunConfig, resolve_here
     from workflows.escalation import Escalator
     from workflows.guard import Guard
     from workflows.human import HumanLoop
@@ -46,7 +44,7 @@ class AgentWorkflow:
         self._request = request
         self._refused: AgentError | None = None
         try:
-            self._config: RunConfig | None = resolve(request, served_on(workflow.info().task_queue))
+            self._config: RunConfig | None = resolve_here(request)
         except AgentError as err:  # answered in `run`: a typed FAILED result, before any activity
             self._config, self._refused = None, err
         config = self._config
@@ -61,7 +59,7 @@ class AgentWorkflow:
             self._human.gate.audit, self._human.gate.blocked = list(c.audit), dict(c.blocked)
         self._in_flight = InFlight(self._progress, workflow.now, lambda: self._state.turn)
         name, version = (config.agent.name, config.prompt_version) if config else (request.agent or "", "")
-        self._publisher = Publisher(request.user_id, name, version)
+        self._publisher = Publisher(request.user_id, name, version, config.prompt_channel if config else None)
         self._guard: Guard | None = None  # made in `run`, once the run is known to be served
 
     @workflow.run
@@ -98,15 +96,11 @@ class AgentWorkflow:
     def _emit_start(self) -> None:
         config = self._config
         events.emit(
-            "agent.start",
-            self._state.turn,
-            user_id=self._request.user_id,
-            agent=config.agent.name if config else self._request.agent,
+            "agent.start", self._state.turn, user_id=self._request.user_id, runs=self._state.runs,
+            agent=config.agent.name if config else self._request.agent, max_turns=self._state.turn_limit,
             model=config.model.model if config else None,
             prompt_version=config.prompt_version if config else None,
-            max_turns=self._state.turn_limit,
-            runs=self._state.runs,
-        )
+        )  # fmt: skip
 
     def _publish(self) -> None:
         self._publisher.publish(self._state, bool(self._human.gate.pending))
@@ -141,6 +135,7 @@ class AgentWorkflow:
             usage=state.usage,
             cost_usd=round(state.cost, 6),
             prompt_version=self._config.prompt_version if self._config else "",
+            prompt_channel=(self._config.prompt_channel or "") if self._config else "",
             stop_reason=stop.reason,
             audit=tuple(self._human.gate.audit),
             escalation=self._human.escalation,
@@ -159,7 +154,8 @@ class AgentWorkflow:
     async def _continue_as_new(self, guard: Guard, prompt_version: str) -> None:
         """Hand over to a fresh run with everything it needs; history per run stays bounded."""
         await workflow.wait_condition(workflow.all_handlers_finished)
-        handed = carry.build(self._state, guard, self._human.gate, self._progress, prompt_version)
+        channel = (self._config.prompt_channel or "") if self._config else ""
+        handed = carry.build(self._state, guard, self._human.gate, self._progress, prompt_version, channel)
         events.emit("agent.continue_as_new", self._state.turn, runs=self._state.runs + 1)
         workflow.continue_as_new(self._request.model_copy(update={"carry": handed}))
 
@@ -243,6 +239,9 @@ class _Loop:
 
     async def turns(self, continue_as_new: Callable[[Guard, str], Awaitable[None]]) -> None:
         state = self.state
+        if resumed := state.resume_calls:  # a fork: the approvals pending at its fork point, asked again
+            state.resume_calls = ()
+            await self._act(state.turn, resumed)
         while state.turn < state.turn_limit:
             self.escalator.check_cancel()
             if carry.due(state.turn - state.run_first_turn, self.guard):
@@ -264,6 +263,10 @@ class _Loop:
             return
         calls = renumber(reply.tool_calls, turn)
         state.messages.append(m.ChatMessage(role="assistant", content=reply.content, tool_calls=calls))
+        await self._act(turn, calls)
+
+    async def _act(self, turn: int, calls: tuple[m.ToolCall, ...]) -> None:
+        state = self.state
         routed = [route(call, self.config.agent.registry) for call in calls]
         await self.limits.tool_calls(len(routed))
         # Independent calls run in parallel; observations return in call order.

@@ -26,12 +26,18 @@ def due(turns_this_run: int, guard: Guard) -> bool:
 
 
 def build(
-    state: AgentState, guard: Guard, gate: ApprovalGate, progress: ProgressLog, prompt_version: str
+    state: AgentState,
+    guard: Guard,
+    gate: ApprovalGate,
+    progress: ProgressLog,
+    prompt_version: str,
+    prompt_channel: str = "",
 ) -> m.Carry:
     return m.Carry.model_validate(
         {
             **state.carried(),
             "prompt_version": prompt_version,
+            "prompt_channel": prompt_channel,
             "summary": guard.summary,
             "audit": tuple(gate.audit),
             "blocked": dict(gate.blocked),

@@ -42,7 +42,8 @@ class Guard:
         self._settings = config.model
         self._agent, self._keep_exact = config.agent.name, config.agent.keep_exact
         self._override = self.budgets.price
-        self.started_at = carry.started_at if carry else started_at
+        # A fork's wall clock starts with the fork; a continued run keeps its first run's start.
+        self.started_at = carry.started_at if carry and request.fork is None else started_at
         self.spent = carry.spent if carry else BudgetUse()
         self.summary = carry.summary if carry else ""
         self.ratio = carry.ratio if carry else 1.0

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from core.search_attributes import (
         AGENT_COST_USD,
         AGENT_NAME,
+        AGENT_PROMPT_CHANNEL,
         AGENT_PROMPT_VERSION,
         AGENT_STATUS,
         AGENT_TURNS,
@@ -31,8 +32,9 @@ _PROGRESS = (AGENT_TURNS.name, AGENT_COST_USD.name)
 
 
 class Publisher:
-    def __init__(self, user: str, agent: str, prompt_version: str) -> None:
+    def __init__(self, user: str, agent: str, prompt_version: str, channel: str | None = None) -> None:
         self._fixed = (user, agent, prompt_version)
+        self._channel = channel  # None: a run recorded before channels, which never published one
         self._published: dict[str, object] = {}
         self._published_at: datetime | None = None
 
@@ -56,6 +58,11 @@ class Publisher:
         due = not state.live or status in updates or self._interval_passed()
         if not due:
             updates = [u for u in updates if u.key.name not in _PROGRESS]
+        channel = AGENT_PROMPT_CHANNEL.name
+        if updates and self._channel is not None and self._published.get(channel) != self._channel:
+            # Rides along with an upsert that goes out anyway (at the latest the final status): a
+            # run started with all its other attributes pays no upsert of its own for it.
+            updates.append(AGENT_PROMPT_CHANNEL.value_set(self._channel))
         if updates:
             workflow.upsert_search_attributes(updates)
             self._published.update({u.key.name: u.value for u in updates})

@@ -30,6 +30,7 @@ class AgentState:
     runs: int = 1
     run_first_turn: int = 0
     thinking: str | None = None  # "thinking (turn 2)" while the model call runs, for `status`
+    resume_calls: tuple[m.ToolCall, ...] = ()  # a fork's calls awaiting approval, asked again first
 
     @classmethod
     def begin(cls, system: str, task: str, turn_limit: int) -> AgentState:
@@ -54,6 +55,7 @@ class AgentState:
             calls_at_escalation=c.calls_at_escalation,
             runs=c.runs,
             run_first_turn=c.turn,
+            resume_calls=c.resume_calls,
         )
 
     def carried(self) -> dict[str, object]:

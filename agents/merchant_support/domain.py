@@ -73,6 +73,20 @@ def _store(ctx: Ctx) -> Store:
     return ctx.deps
 
 
+# A run acting for a merchant (its user id is a merchant id) sees that merchant's records only.
+_MERCHANT_USER = re.compile(r"^MID\d+$")
+
+
+def _check_owner(ctx: Ctx, merchant_id: str, what: str) -> None:
+    """PermissionDeniedError when the run acts for another merchant than the record's."""
+    acting = ctx.user_id
+    if _MERCHANT_USER.match(acting) and acting != merchant_id:
+        raise PermissionDeniedError(
+            f"{what} belongs to another merchant: this conversation acts for {acting} only",
+            details={"acting_for": acting},
+        )
+
+
 def _missing_transaction(transaction_id: str) -> NotFoundError:
     return NotFoundError(
         f"no transaction {transaction_id!r}; check the id (ids look like pay_ABC123)",
@@ -103,6 +117,7 @@ async def get_transaction(ctx: Ctx, args: GetTransactionArgs) -> TransactionResu
         return txn, q.refunded_cents(conn, txn["id"]), duplicates
 
     txn, refunded, duplicates = await _store(ctx).read(load)
+    _check_owner(ctx, txn["merchant_id"], f"payment {txn['id']}")
     currency = txn["currency"]
     refundable = 0 if txn["status"] == "failed" else txn["amount_cents"] - refunded
     return TransactionResult(
@@ -136,6 +151,7 @@ async def get_merchant_account(ctx: Ctx, args: GetMerchantAccountArgs) -> Mercha
         return merchant, q.recent_transactions(conn, args.merchant_id, RECENT_TRANSACTIONS)
 
     merchant, recent = await _store(ctx).read(load)
+    _check_owner(ctx, merchant["id"], f"merchant account {merchant['id']}")
     return MerchantResult(
         merchant_id=merchant["id"],
         name=merchant["name"],
@@ -272,6 +288,7 @@ async def check_refund(ctx: Ctx, args: InitiateRefundArgs) -> RefundCheckResult:
         return txn, _check_refund(conn, txn, args)
 
     txn, amount = await _store(ctx).read(check)
+    _check_owner(ctx, txn["merchant_id"], f"payment {txn['id']}")
     return RefundCheckResult(
         transaction_id=txn["id"], amount=format_minor(amount, txn["currency"]), currency=txn["currency"]
     )
@@ -284,6 +301,7 @@ async def initiate_refund(ctx: Ctx, args: InitiateRefundArgs) -> RefundResult:
         txn = q.fetch_transaction(conn, args.transaction_id)
         if txn is None:
             raise _missing_transaction(args.transaction_id)
+        _check_owner(ctx, txn["merchant_id"], f"payment {txn['id']}")
         amount = _check_refund(conn, txn, args)
         refund_id = derived_id("re_", key)
         q.insert_refund(conn, refund_id=refund_id, txn=txn, amount_cents=amount, reason=args.reason, key=key)

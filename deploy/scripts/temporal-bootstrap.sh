@@ -13,7 +13,7 @@ MAX_ATTEMPTS="${BOOTSTRAP_MAX_ATTEMPTS:-90}"
 PAUSE="${BOOTSTRAP_RETRY_SECONDS:-2}"
 
 # name:type pairs; with SQL visibility custom search attributes belong to a namespace.
-SEARCH_ATTRIBUTES="AgentStatus:Keyword AgentUser:Keyword AgentTurns:Int AgentCostUsd:Double AgentPromptVersion:Keyword AgentName:Keyword"
+SEARCH_ATTRIBUTES="AgentStatus:Keyword AgentUser:Keyword AgentTurns:Int AgentCostUsd:Double AgentPromptVersion:Keyword AgentName:Keyword AgentPromptChannel:Keyword AgentForkParent:Keyword"
 
 # Temporal's own compose script resolves the frontend host to an IPv4 address before calling the
 # CLI; do the same, falling back to the name when it cannot be resolved here.
