@@ -82,8 +82,8 @@ class ConversationMemory:
             lines = [_episode_line(e) for e in self.episodes]
             parts.append("[Earlier conversations with this user, newest first]\n" + "\n".join(lines))
         if self.lines or self.kept_ids:
-            ids = f"\nIdentifiers so far (exact): {', '.join(self.kept_ids)}" if self.kept_ids else ""
-            parts.append(f"[Summary of this conversation so far]\n{self.summary}{ids}".rstrip())
+            ids = [f"Identifiers so far (exact): {', '.join(self.kept_ids)}"] if self.kept_ids else []
+            parts.append("\n".join(["[Summary of this conversation so far]", *self.lines, *ids]))
         if self.recent:
             parts.append("[Recent messages]\n" + "\n".join(_exchange_lines(e) for e in self.recent))
         parts.append(f"{NEW_MESSAGE}\n{message}")
