@@ -20,6 +20,8 @@ from workflows.inbox import Inbox
 from workflows.progress import CARRY_EVENTS, ProgressLog
 from workflows.tool_cache import ToolCache
 
+CARRIED_ANSWERS = 20
+
 
 @dataclass
 class Counters:
@@ -73,8 +75,9 @@ class Parts:
 
 def build(counters: Counters, parts: Parts, now: datetime) -> c.ConversationCarry:
     memory, inbox = parts.memory, parts.inbox
-    # Answers kept for await_reply travel without their tool calls: the carry stays small.
-    answered = tuple(r.model_copy(update={"tool_calls": ()}) for r in inbox.answers.values())
+    # The newest answers travel (for await_reply), without their tool calls: the carry stays small.
+    newest = list(inbox.answers.values())[-CARRIED_ANSWERS:]
+    answered = tuple(r.model_copy(update={"tool_calls": ()}) for r in newest)
     return c.ConversationCarry(
         opened_run=counters.opened_run,
         opened_at=counters.opened_at,
