@@ -95,3 +95,9 @@ bench-slow-kill: install
 # Decrypts history for the Temporal UI (Settings → Codec Server: http://localhost:8081); needs AGENT_CODEC_KEYS.
 codec-server: install
 	$(PY) -m cli.codec_server --port 8081
+
+# Issue 16: a 500-message conversation on the scripted model (bytes per message, continue-as-new at the
+# size threshold, prompt tokens), and 20 messages sent at once, each answered exactly once; ~1-2 min.
+.PHONY: bench-conversation
+bench-conversation: install
+	$(PY) -m bench.conversation --messages 500 --burst 20 --out bench/results/conversation.json

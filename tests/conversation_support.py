@@ -1,5 +1,5 @@
 """Helpers of the conversation tests: the production worker on a scripted model, and history facts
-read across every run of a conversation (continue-as-new makes one history per run)."""
+read across every run of a conversation (`chain`, `scheduled`: the bench's own)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.scripted import Policy, ScriptBook, ScriptedReply, ScriptedTransport
 from activities.memory import EpisodeStore
 from agents.merchant_support import Store
+from bench.conversation_history import chain, scheduled
 from client.conversations import ConversationClient
 from core.agent import Agent
 from core.models import PendingApproval
 from core.worker_options import worker_options
 from tests.conftest import DEMO, SCRIPTED_URL
-from tests.history_facts import scheduled_activities
 from worker import build_worker
 
 T = TypeVar("T")
+__all__ = ["Chat", "chain", "chat_worker", "history_bytes", "scheduled", "thread", "wait_pending", "within"]
 
 
 @dataclass
@@ -73,27 +73,6 @@ async def wait_pending(chats: ConversationClient, thread_id: str) -> PendingAppr
             return status.pending[0]
         await asyncio.sleep(0.05)
     raise AssertionError("no approval became pending")
-
-
-async def chain(client: Client, thread_id: str, first_run_id: str | None) -> list[WorkflowHistory]:
-    """The histories of every run of one conversation, oldest first (following continue-as-new)."""
-    histories: list[WorkflowHistory] = []
-    run_id = first_run_id
-    while run_id:
-        history = await client.get_workflow_handle(thread_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        continued = last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if continued
-            else None
-        )
-    return histories
-
-
-def scheduled(histories: list[WorkflowHistory]) -> list[str]:
-    return [name for history in histories for name in scheduled_activities(history)]
 
 
 def history_bytes(history: WorkflowHistory) -> int:
