@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -92,21 +92,25 @@ class ConversationClient:
         try:
             reply: c.MessageReply = await self.handle(thread_id).execute_update(update, arg)
         except WorkflowUpdateFailedError as err:
-            raise typed(err.cause) from None
+            found = typed(err.cause)
+            if type(found) is InvalidInputError:  # not one of ours: maybe not a conversation at all
+                await self._refuse_single_run(thread_id)
+            raise found from None
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise await self._why_not_found(thread_id, err) from None
-            raise
+            raise await self._why_refused(thread_id, err) from None
         return reply
 
-    async def _why_not_found(self, thread_id: str, err: RPCError) -> AgentError:
+    async def _why_refused(self, thread_id: str, err: RPCError) -> Exception:
+        """The server refused the update: no such conversation, a single run's id, or closed."""
         try:
             described = await self.client.get_workflow_handle(thread_id).describe()
         except RPCError:
             return c.ConversationClosedError(f"no conversation {thread_id}: open it first")
         if described.workflow_type != "ConversationWorkflow":
             return c.ThreadIdTakenError(f"{thread_id} is the id of a single run, not a conversation")
-        return c.ConversationClosedError(f"conversation {thread_id} is closed ({err.message})")
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return c.ConversationClosedError(f"conversation {thread_id} is closed ({err.message})")
+        return err
 
     async def _refuse_single_run(self, thread_id: str) -> None:
         try:

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from core.errors import AgentError, BudgetExceededError, NotFoundError
     from core.guardrails import BudgetUse
     from core.served import served_on
-    from workflows import conversation_carry, episodes
+    from workflows import conversation_carry, episodes, signals
     from workflows.config import RunConfig, resolve
     from workflows.conversation_carry import Counters, Parts, as_run, policy_of
     from workflows.conversation_memory import ConversationMemory, exchange_ids
@@ -241,10 +241,10 @@ class ConversationWorkflow:
 
     @workflow.signal(name="close")
     def close(self, payload: Any) -> None:
+        """Closes to new messages; those already queued are still answered, then the episode stored."""
+        signal, error = signals.parse(c.CloseSignal, payload if payload is not None else {})
         if self._close is None:
-            self._close = (
-                c.CloseSignal.model_validate(payload) if isinstance(payload, dict) else c.CloseSignal()
-            )
+            self._close = signal or c.CloseSignal(by="unknown", reason=error or "closed")
 
     @workflow.signal(name="approve")
     def approve(self, payload: Any) -> None:
