@@ -22,13 +22,13 @@ def test_each_acceptance_point_fails_when_its_figure_is_off() -> None:
     steady = [Window(10, 19, 1000.0, 500), Window(20, 29, 1100.0, 500)]
     ok = acceptance(steady, [50_000, 10_000], 49_000, BURST_OK, [500] * 30)
     assert all(ok.values()), ok
-    drifting = [Window(10, 19, 1000.0, 500), Window(20, 29, 1300.0, 500)]
+    drifting = [*steady, Window(30, 39, 1300.0, 500)]
     assert not acceptance(drifting, [50_000, 10], 49_000, BURST_OK, [500] * 30)[
         "bytes_per_message_within_15pct"
     ]
     late = acceptance(steady, [90_000, 10], 49_000, BURST_OK, [500] * 30)
     assert not late["continued_as_new_at_threshold"]
-    growing = acceptance(steady, [50_000, 10], 49_000, BURST_OK, [500] * 20 + [900] * 10)
+    growing = acceptance(steady, [50_000, 10], 49_000, BURST_OK, [500] * 60 + [900] * 20)
     assert not growing["prompt_tokens_bounded"]
     lost = acceptance(steady, [50_000, 10], 49_000, {"answered_once": False, "runs": 1}, [500] * 30)
     assert not lost["burst_each_answered_once"] and not lost["burst_queued_across_continue_as_new"]

@@ -56,7 +56,7 @@ async def test_a_single_runs_id_is_not_a_conversation(env: WorkflowEnvironment, 
     run_id = thread()
     async with chat_worker(env, store) as chat:
         runs = AgentClient(env.client, chat.queue)
-        handle = await runs.start(AgentRequest(task="Is pay_ABC123 a duplicate?"), workflow_id=run_id)
+        handle = await runs.start(AgentRequest(task="What is the status of pay_ABC125?"), workflow_id=run_id)
         await result_or_task_failure(handle)
         with pytest.raises(ThreadIdTakenError):
             await chat.chats.open(run_id, agent=DEMO.name)
