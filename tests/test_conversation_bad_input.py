@@ -19,6 +19,7 @@ from core.errors import InvalidInputError, PayloadTooLargeError
 from core.models import AgentRequest
 from tests.conftest import DEMO, result_or_task_failure
 from tests.conversation_support import chat_worker, thread, within
+from tests.test_agent_workflow import wait_for_pending
 
 
 @pytest.mark.parametrize("bad", ["", "a b", "a/b", "ünïcode", "x" * 129, "quote'", "-leading", "nul\x00"])
@@ -74,3 +75,18 @@ async def test_a_conversation_with_an_agent_nobody_serves_refuses_its_messages(
         with pytest.raises(ConversationClosedError):
             await within(chat.chats.send(thread_id, "hello"))
     assert result.refused is not None and "nobody_serves_me" in result.refused and result.handled == 0
+
+
+async def test_a_running_single_run_keeps_its_id(env: WorkflowEnvironment, store: Store) -> None:
+    run_id = thread()
+    async with chat_worker(env, store) as chat:
+        runs = AgentClient(env.client, chat.queue)
+        handle = await runs.start(AgentRequest(task="Is pay_ABC123 a duplicate?"), workflow_id=run_id)
+        await wait_for_pending(handle)  # the run waits for an approval: it is running
+        try:
+            with pytest.raises(ThreadIdTakenError):
+                await within(chat.chats.send(run_id, "hello"))
+            with pytest.raises(ThreadIdTakenError):
+                await chat.chats.open(run_id, agent=DEMO.name)
+        finally:
+            await handle.terminate("the test is done with it")
