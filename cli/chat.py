@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cli.errors import EXIT_BY_STATE, EXIT_OK, CliError
-from cli.render import event_lines
+from cli.render import approve_commands, event_lines
 from client.conversations import ConversationClient
 from core.conversation import ConversationClosedError, MessageReply
 from core.errors import AgentError
@@ -70,22 +70,25 @@ async def follow(
     chats: ConversationClient, thread_id: str, text: str, emit: Emit, *, ask: Ask | None, approver: str | None
 ) -> MessageReply:
     """Send, print progress until answered, and decide approvals inline when `ask` is given."""
+    handle, decided = chats.handle(thread_id), set[str]()
+    seq = (await handle.query(ConversationWorkflow.progress, 1 << 62)).next_seq  # this message's on
     sent = await _typed(chats.send(thread_id, text, wait=False))
     answer = asyncio.ensure_future(_typed(chats.await_reply(thread_id, sent.message_id)))
-    handle, seq, decided = chats.handle(thread_id), 0, set[str]()
     try:
-        while not answer.done():
+        while True:
+            finished = answer.done()  # read before the page: its last events are shown too
             page = await handle.query(ConversationWorkflow.progress, seq)
             for event in page.events:
                 for line in event_lines(event):
                     emit(line)
             seq = page.next_seq
+            if finished:
+                return answer.result()
             for item in page.pending:
                 if item.call_id not in decided:
                     decided.add(item.call_id)
                     await _decide(chats, thread_id, item, emit, ask, approver)
             await asyncio.wait({answer}, timeout=POLL_SECONDS)
-        return answer.result()
     finally:
         answer.cancel()
 
@@ -100,7 +103,9 @@ async def _decide(
 ) -> None:
     emit(f"  ⏸ {item.tool} {item.args} needs approval (call {item.call_id})")
     if ask is None or approver is None:
-        emit(f"    decide with: starter.py approve {thread_id} --call {item.call_id} --by NAME")
+        emit(
+            f"    approve with: {approve_commands(thread_id, item)[-1]}"
+        )  # the conversation's `approve` signal
         return
     verdict = (await ask("    approve? [y/N] ")).strip().lower()
     if verdict in ("y", "yes"):
