@@ -104,3 +104,9 @@ AGENT ?= all
 MODEL ?= scripted
 eval: install
 	$(PY) -m evals --agent $(AGENT) --model $(MODEL) $(EVAL_ARGS)
+
+# Issue 16: a 500-message conversation on the scripted model (bytes per message, continue-as-new at the
+# size threshold, prompt tokens), and 20 messages sent at once, each answered exactly once; ~1-2 min.
+.PHONY: bench-conversation
+bench-conversation: install
+	$(PY) -m bench.conversation --messages 500 --burst 20 --out bench/results/conversation.json

@@ -25,6 +25,7 @@ from activities.llm.llama_settings import LlamaSettings
 from activities.llm.models_from_env import extra_specs, open_models
 from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.llm.summarize import SummarizeActivities
+from activities.memory import EpisodeStore, MemoryActivities
 from activities.tools.activities import ToolHooks, build_tool_activities
 from core.agent import Agent, AgentEnv
 from core.apps import load_agents, opened_deps
@@ -39,6 +40,7 @@ from core.worker_options import worker_options
 from evals.scheduled import EvalActivities
 from evals.suite_workflow import EvalSuiteWorkflow
 from workflows.agent import AgentWorkflow
+from workflows.conversation import ConversationWorkflow
 from workflows.ledger import UserDayLedgerWorkflow
 
 log = structlog.get_logger()
@@ -62,12 +64,14 @@ def build_worker(
     hooks: ToolHooks | None = None,
     breakers: Mapping[str, BreakerBoard] | None = None,
     data_dir: Path | None = None,
+    memory: EpisodeStore | None = None,
     **options: Any,
 ) -> Worker:
     """The worker of a deployment; `options` override the production ones (core/worker_options.py).
 
     ConfigError, before anything polls: two agents of one name, a tool whose activity name another
     already registers, an agent without the dependencies its definition asks for.
+    `memory` holds conversations' episodes (None: a store of this worker's own, in memory).
     """
     options = {**worker_options(), **options}
     registry = models if isinstance(models, ModelRegistry) else ModelRegistry.single(models)
@@ -80,13 +84,16 @@ def build_worker(
     ledger = LedgerActivities(client, task_queue)  # per-user daily ledgers live on this queue too
     # Ours first, so every event (the tracer's included) carries the activity's context.
     interceptors = [ActivityLoggingInterceptor(), *tracing_interceptors(), *options.pop("interceptors", ())]
+    episodes = MemoryActivities(memory or EpisodeStore.open(":memory:"))
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[AgentWorkflow, UserDayLedgerWorkflow, EvalSuiteWorkflow],
+        workflows=[AgentWorkflow, UserDayLedgerWorkflow, EvalSuiteWorkflow, ConversationWorkflow],
         activities=[
             # The scheduled eval (evals/scheduled.py): results stored under the data dir.
             EvalActivities(agents, registry, deps, data_dir).run_suite,
+            episodes.write_episode,
+            episodes.recall_episodes,
             LlmActivities(registry, served.agents).complete,
             SummarizeActivities(registry, served.agents).summarize,
             ledger.reserve,
@@ -103,7 +110,8 @@ def build_worker(
 def build_replayer(agents: Sequence[Agent[Any]], data_converter: DataConverter) -> Replayer:
     """A Replayer of agent runs: histories of any task queue resolve their agents among `agents`."""
     for_replay(Served.of(list(agents)))
-    return Replayer(workflows=[AgentWorkflow, UserDayLedgerWorkflow], data_converter=data_converter)
+    workflows = [AgentWorkflow, UserDayLedgerWorkflow, ConversationWorkflow]
+    return Replayer(workflows=workflows, data_converter=data_converter)
 
 
 def _tool_activities(
@@ -140,6 +148,7 @@ async def main() -> None:
     # Before the client exists: the client (and so the worker) takes the default runtime.
     runtime = install_runtime_from_env()
     client = await connect(settings)
+    memory = EpisodeStore.open(settings.data_dir / "memory.sqlite")
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -147,7 +156,14 @@ async def main() -> None:
         opened_deps(agents, AgentEnv(settings.data_dir, settings)) as deps,
         open_models(settings, agents, llama=llama) as models,
         build_worker(
-            client, settings.task_queue, agents, models, deps, data_dir=settings.data_dir, **options
+            client,
+            settings.task_queue,
+            agents,
+            models,
+            deps,
+            data_dir=settings.data_dir,
+            memory=memory,
+            **options,
         ),
     ):
         log.info(

@@ -13,8 +13,9 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from cli import decisions, humans, inspect, runs, trace
+from cli import chat, decisions, humans, inspect, runs, trace
 from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from client.conversations import ConversationClient
 from core.client import connect
 from core.config import ConfigError, Settings
 
@@ -79,9 +80,39 @@ def build_parser() -> argparse.ArgumentParser:
     evals.add_argument("action", nargs="?", choices=["list", "schedule"], default="list")
     evals.add_argument("--agent", default=None, help="one agent (schedule: default every served agent)")
     evals.add_argument("--every-hours", type=float, default=24.0, help="schedule: hours between runs")
+    _conversation_commands(sub)
     for cmd in sub.choices.values():
         cmd.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _conversation_commands(sub: Any) -> None:
+    talk = sub.add_parser("chat", help="a conversation: each line a message, approvals inline")
+    talk.add_argument("--thread", default=None, help="thread id = workflow id; a repeat continues it")
+    send = sub.add_parser("send", help="send one message to a conversation and print the answer")
+    send.add_argument("thread")
+    send.add_argument("text")
+    send.add_argument("--no-wait", action="store_true", help="print the message id and return at once")
+    for cmd in (talk, send):
+        cmd.add_argument(
+            "--agent", default=None, help="which of the worker's agents talks (default: its first)"
+        )
+        cmd.add_argument(
+            "--user", default="anonymous", help="whom the conversation is with (its memory's key)"
+        )
+        cmd.add_argument("--by", default=os.environ.get("USER") or "cli", help="who decides approvals inline")
+
+
+async def _converse(args: argparse.Namespace, settings: Settings, emit: runs.Emit) -> tuple[int, Any]:
+    chats = ConversationClient(await _client(settings), settings.task_queue)
+    opening = {"agent": args.agent, "user_id": args.user}
+    if args.command == "send":
+        return await chat.send(chats, args.thread, args.text, emit, wait=not args.no_wait, **opening)
+
+    async def ask(prompt: str) -> str:
+        return await asyncio.to_thread(input, prompt)
+
+    return await chat.chat(chats, args.thread, emit, ask, args.by, **opening)
 
 
 async def _client(settings: Settings) -> Client:
@@ -106,6 +137,8 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         emit(f"run {handle.id} started on task queue {settings.task_queue}")
         outcome = runs.outcome_of(await runs.follow(handle, emit, client=client), settings)
         return outcome.code, outcome.data
+    if args.command in ("chat", "send"):
+        return await _converse(args, settings, emit)
     if args.command == "replay":
         try:
             maybe_client: Client | None = await _client(settings)
@@ -189,8 +222,8 @@ async def _evals(args: argparse.Namespace, settings: Settings) -> tuple[int, Any
 
 
 def _print_text(command: str, data: Any) -> None:
-    if command in ("run", "fork") and "answer" in data:
-        print("\n".join(runs.render_result(data)))
+    if command in ("run", "fork", "send") and "answer" in data:
+        print(data["answer"] if command == "send" else "\n".join(runs.render_result(data)))
     elif command == "status":
         print("\n".join(inspect.render_status(data)))
     elif command == "pending":

@@ -31,6 +31,8 @@ def event_lines(event: ProgressEvent) -> list[str]:
         return [f"  → calling {event.label}…"]
     if kind == ProgressKind.CALL_END:
         mark = MARKS.get(event.outcome or "", "✗")
+        if event.outcome == "ok" and event.detail == "cached":  # a conversation's cache: no activity
+            return [f"  {mark} {event.label} (cached)"]
         if event.outcome == "ok":
             return [f"  {mark} {event.label} {event.latency_ms or 0:.0f} ms"]
         return [f"  {mark} {event.label} {event.outcome}: {event.detail}".rstrip(" :")]

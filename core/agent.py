@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from core.conversation import ConversationPolicy
 from core.errors import InvalidInputError
 from core.guardrails import ContextSettings, RunBudgets
 from core.llm import ToolSchema
@@ -213,6 +214,8 @@ class Agent(Generic[D]):
     deps: DepsFactory[D] | None = field(default=None, compare=False)
     stand_in: StandIn | None = field(default=None, compare=False)
     description: str = ""
+    # How it converses in a ConversationWorkflow: double-texting, idle timeout, memory sizes.
+    conversation: ConversationPolicy = field(default_factory=ConversationPolicy)
 
     def __post_init__(self) -> None:
         if not re.match(AGENT_NAME, self.name):

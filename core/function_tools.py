@@ -12,7 +12,8 @@
 The first parameter is the ToolContext; the others become a pydantic model (forbidding extra
 fields) whose JSON schema the model sees, with each parameter's line of the docstring's `Args:`
 section as its description. The result must be a pydantic model. `tool(...)` takes every ToolSpec
-option (precheck, fallback, breaker, irreversible, side_effect, local, timeout, truncation, ...).
+option (precheck, fallback, breaker, irreversible, side_effect, local, timeout, truncation,
+cache_ttl_s for a read-only tool a conversation may answer from its cache, ...).
 """
 
 from __future__ import annotations

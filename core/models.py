@@ -105,6 +105,8 @@ class ToolCallRecord(Frozen):
     # The structured result of a call that ran (what `observation` renders for the model), so no
     # code re-parses observation text; dropped from records that outlive their run when large.
     result: Any = None
+    # Answered from a conversation's tool-result cache (workflows/tool_cache.py): no activity ran.
+    cached: bool = False
 
 
 class TraceStep(Frozen):

@@ -71,12 +71,19 @@ class ToolSpec:
     heartbeat_timeout: timedelta | None = None
     # How the observation is cut for the model when it is too long (None: the agent's default).
     truncation: Strategy | None = None
+    # A read-only tool whose result a conversation may reuse for this long (workflows/tool_cache.py):
+    # the same call with the same arguments is answered from workflow state, with no activity.
+    cache_ttl_s: float | None = None
 
     def __post_init__(self) -> None:
         if not re.match(TOOL_NAME, self.name):
             raise ValueError(f"tool name {self.name!r} must match {TOOL_NAME}")
         if self.local and (self.irreversible or self.side_effect):
             raise ValueError(f"{self.name}: a tool with side effects cannot run as a local activity")
+        if self.cache_ttl_s is not None and (self.irreversible or self.side_effect):
+            raise ValueError(f"{self.name}: a tool with side effects is never cached (cache_ttl_s)")
+        if self.cache_ttl_s is not None and not 0 < self.cache_ttl_s <= 7 * 24 * 3600:
+            raise ValueError(f"{self.name}: cache_ttl_s must be within 0..7 days")
         if self.timeout > LONG_TOOL and self.heartbeat_timeout is None:
             raise ValueError(f"{self.name}: a timeout over {LONG_TOOL} needs a heartbeat_timeout")
         if self.heartbeat_timeout is not None and self.local:

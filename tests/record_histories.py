@@ -21,6 +21,7 @@ from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
 from agents.merchant_support import Store
 from client import AgentClient
+from client.conversations import ConversationClient
 from core.agent import AgentEnv
 from core.apps import opened_deps
 from core.models import (
@@ -189,6 +190,40 @@ async def record_shop(env: WorkflowEnvironment) -> None:
         print(f"{SHOP.name}.{name}: {result.status.value}, {len(history.events)} events")
 
 
+# A conversation: a lookup, "refund that one" (approved) on a cached read, a cached account lookup.
+CONVERSATION = f"{DEMO.name}.conversation_followups"  # the thread id is the history's name
+
+
+async def record_conversation(env: WorkflowEnvironment) -> None:
+    path = HISTORIES / f"{CONVERSATION}.json"
+    if path.exists():
+        return
+    async with opened_deps([DEMO], AgentEnv(Path(tempfile.mkdtemp()))) as deps:
+        queue = "record-conversation"
+        transport = ScriptedTransport(ScriptBook({}, DEMO.stand_in))
+        provider = OpenAIProvider(SCRIPTED_URL, default_model="scripted", transport=transport)
+        async with build_worker(env.client, queue, [DEMO], provider, deps, **worker_options({}, strict=True)):
+            chats = ConversationClient(env.client, queue)
+            opened = await chats.open(CONVERSATION, agent=DEMO.name, user_id="MID001")
+            await chats.send(CONVERSATION, "Please look up payment pay_ABC124 and the account of MID001.")
+            asked = await chats.send(CONVERSATION, "Refund that one, please.", wait=False)
+            for _ in range(600):
+                status = await chats.status(CONVERSATION)
+                if status.pending:
+                    break
+                await asyncio.sleep(0.05)
+            item = status.pending[0]
+            approval = ApproveSignal(call_id=item.call_id, approver="alice", args_sha256=item.args_sha256)
+            await chats.approve(CONVERSATION, approval)
+            await chats.await_reply(CONVERSATION, asked.message_id)
+            await chats.send(CONVERSATION, "Is that merchant account still active?")
+            await chats.close(CONVERSATION)
+            result = await opened.result()
+            history = await opened.fetch_history()
+    path.write_text(history.to_json())
+    print(f"{CONVERSATION}: {result.handled} messages, {len(history.events)} events")
+
+
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
@@ -206,6 +241,7 @@ async def main() -> None:
             path.write_text(history.to_json())
             print(f"{name}: {result.status.value}, {len(history.events)} events")
         await record_shop(env)
+        await record_conversation(env)
 
 
 if __name__ == "__main__":

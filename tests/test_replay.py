@@ -33,6 +33,7 @@ def test_there_are_histories_to_replay() -> None:
     assert {p.stem for p in HISTORIES} >= {
         "merchant_support.refund_approved",
         "merchant_support.refund_denied",
+        "merchant_support.conversation_followups",
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.merchant_support.stand_in import DemoPolicy
+from agents.merchant_support.chat_stand_in import ChatPolicy
 from agents.merchant_support.store import Store, open_store
 from agents.merchant_support.tools import ESCALATE_TOOL, SPECS
 from core.agent import Agent, CriticPolicy, EscalationPolicy, Instructions
@@ -56,5 +56,6 @@ AGENT: Agent[Store] = Agent(
         r"(?<![\w.])\d+\.\d{2}(?!\w|\.\d)",
     ),
     deps=open_store,
-    stand_in=DemoPolicy(),
+    # The single-run rules, and inside a conversation the rules that read its memory.
+    stand_in=ChatPolicy(),
 )

@@ -35,6 +35,8 @@ GET_TRANSACTION = ToolSpec(
     truncation="head",
     timeout=timedelta(seconds=10),
     max_attempts=5,
+    # Read-only: a conversation answers the same lookup again from its cache for 5 minutes.
+    cache_ttl_s=300,
 )
 
 GET_MERCHANT_ACCOUNT = ToolSpec(
@@ -48,6 +50,8 @@ GET_MERCHANT_ACCOUNT = ToolSpec(
     truncation="head",
     timeout=timedelta(seconds=10),
     max_attempts=5,
+    # Read-only: a conversation answers the same lookup again from its cache for 5 minutes.
+    cache_ttl_s=300,
 )
 
 SEARCH_KNOWLEDGE_BASE = ToolSpec(
