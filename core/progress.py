@@ -21,6 +21,8 @@ class ProgressKind(StrEnum):
     ESCALATED = "escalated"
     HUMAN_REPLY = "human_reply"
     ENDED = "ended"
+    PLAN = "plan"  # a plan was accepted (label: its steps) or refused (outcome "refused", detail why)
+    PLAN_STEP = "plan.step"  # a plan step changed state (label: step id and tool, outcome: state)
 
 
 class ProgressEvent(Frozen):

@@ -71,6 +71,9 @@ class ToolSpec:
     heartbeat_timeout: timedelta | None = None
     # How the observation is cut for the model when it is too long (None: the agent's default).
     truncation: Strategy | None = None
+    # The model of the handler's result, when known (function tools): lets a plan's reference to a
+    # result field (`$s1.transaction_id`) be checked before anything runs.
+    result_model: type[BaseModel] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.match(TOOL_NAME, self.name):

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from core.errors import AgentError
     from core.progress import ProgressKind
     from core.served import served_on
-    from workflows import carry, critic, events, metrics, prompts
+    from workflows import carry, critic, events, metrics, planning, prompts
     from workflows.acting import ToolRunner
     from workflows.config import RunConfig, resolve
     from workflows.escalation import Escalator
@@ -78,6 +78,7 @@ class AgentWorkflow:
             loop = _Loop(config, self._state, guard, limits, escalator, runner, thinker, self._after_calls)
             if request.carry is None:
                 await escalator.on_task(request.task)
+            await planning.run_if_planned(loop, self._progress, request)  # plan mode ends the run in it
             await loop.turns(self._continue_as_new)
             found = partial_answer(self._state.turn, self._state.calls)
             raise Stop(m.RunState.BUDGET_EXHAUSTED, found, "max_turns")
@@ -149,6 +150,7 @@ class AgentWorkflow:
             spent=self._guard.spent if self._guard else None,
             loops=self._guard.loop.counters if self._guard else None,
             runs=state.runs,
+            plan=tuple(state.plan),
         )
 
     def _after_calls(self, records: list[m.ToolCallRecord]) -> None:
@@ -212,6 +214,7 @@ class AgentWorkflow:
             steps=tuple(state.steps),
             calls=tuple(state.calls),
             audit=tuple(human.gate.audit),
+            plan=tuple(state.plan),
         )
 
     @workflow.query(name="progress")
