@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from core.errors import AgentError
+from core.llm import ToolCall
 from core.plans import Plan, PlanIssue, PlanStep, references
 from core.toolspec import ToolRegistry, ToolSpec
 
@@ -34,6 +35,15 @@ def parse(text: str) -> Plan | PlanIssue:
         detail = [{"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in where]
         return PlanIssue(kind="unparseable", message=f"the reply is not a plan: {str(err)[:200]}",
                          details={"fields": detail} if detail else {})  # fmt: skip
+
+
+def calls_as_plan(calls: tuple[ToolCall, ...]) -> Plan:
+    """A planner that answered with tool calls instead of a plan: its calls, as independent steps."""
+    steps = tuple(
+        PlanStep(id=f"s{n}", tool=c.name[:64] or "?", arguments=c.arguments_error or c.arguments)
+        for n, c in enumerate(calls, start=1)
+    )
+    return Plan(steps=steps)
 
 
 def check(plan: Plan, registry: ToolRegistry, max_steps: int) -> list[PlanIssue]:

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.guard import Guard
     from workflows.limits import Limits
     from workflows.outcome import Stop, partial_answer
-    from workflows.plan_check import check, parse
+    from workflows.plan_check import calls_as_plan, check, parse
     from workflows.plan_steps import StepRunner
     from workflows.progress import ProgressLog
     from workflows.state import AgentState
@@ -104,7 +104,7 @@ class PlanLoop:
     async def _propose(self, round_no: int) -> Plan | list[PlanIssue]:
         reply = await self._think()
         self.state.messages.append(m.ChatMessage(role="assistant", content=reply.content))
-        parsed = parse(reply.content)
+        parsed = parse(reply.content) if not reply.tool_calls else calls_as_plan(reply.tool_calls)
         registry = self.config.agent.registry
         issues = [parsed] if isinstance(parsed, PlanIssue) else check(parsed, registry, self._max_steps())
         progress, turn, now = self.steps.progress, self.state.turn, workflow.now()
