@@ -25,6 +25,7 @@ from activities.llm.llama_settings import LlamaSettings
 from activities.llm.models_from_env import extra_specs, open_models
 from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.llm.summarize import SummarizeActivities
+from activities.ratelimit import FleetLimiter
 from activities.tools.activities import ToolHooks, build_tool_activities
 from core.agent import Agent, AgentEnv
 from core.apps import load_agents, opened_deps
@@ -33,11 +34,13 @@ from core.config import ConfigError, Settings
 from core.gc_tuning import tune_gc
 from core.logging import configure_logging
 from core.process import exit_now
+from core.ratelimit import RateLimit, RateLimitConfigError, parse_limits
 from core.served import Served, ServingError, for_replay, serve
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from core.worker_options import worker_options
 from workflows.agent import AgentWorkflow
 from workflows.ledger import UserDayLedgerWorkflow
+from workflows.rate_limiter import RateLimiterWorkflow
 
 log = structlog.get_logger()
 
@@ -59,6 +62,7 @@ def build_worker(
     deps: Mapping[str, Any],
     hooks: ToolHooks | None = None,
     breakers: Mapping[str, BreakerBoard] | None = None,
+    rate_limits: Mapping[str, RateLimit] | None = None,
     **options: Any,
 ) -> Worker:
     """The worker of a deployment; `options` override the production ones (core/worker_options.py).
@@ -75,14 +79,15 @@ def build_worker(
     tools = _tool_activities(agents, deps, hooks, breakers or {})
     serve(task_queue, served)
     ledger = LedgerActivities(client, task_queue)  # per-user daily ledgers live on this queue too
+    limiter = _limiter(client, task_queue, registry, rate_limits)  # and the fleet's rate limiters
     # Ours first, so every event (the tracer's included) carries the activity's context.
     interceptors = [ActivityLoggingInterceptor(), *tracing_interceptors(), *options.pop("interceptors", ())]
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[AgentWorkflow, UserDayLedgerWorkflow],
+        workflows=[AgentWorkflow, UserDayLedgerWorkflow, RateLimiterWorkflow],
         activities=[
-            LlmActivities(registry, served.agents).complete,
+            LlmActivities(registry, served.agents, limiter).complete,
             SummarizeActivities(registry, served.agents).summarize,
             ledger.reserve,
             ledger.settle,
@@ -95,10 +100,32 @@ def build_worker(
     )
 
 
+def _limiter(
+    client: Client, task_queue: str, models: ModelRegistry, limits: Mapping[str, RateLimit] | None
+) -> FleetLimiter | None:
+    """The fleet limiter of these limits; ConfigError for a limit on a model this worker does not serve."""
+    if not limits:
+        return None
+    unknown = sorted(key for key in limits if key not in models.names())
+    if unknown:
+        raise ConfigError(f"rate limits for models this worker does not serve: {unknown}")
+    return FleetLimiter(client, task_queue, limits)
+
+
+def rate_limits_from_env(env: Mapping[str, str] | None = None) -> dict[str, RateLimit]:
+    """AGENT_RATE_LIMITS; ConfigError for a limit that cannot be met (0 requests, negative tokens)."""
+    env = os.environ if env is None else env
+    try:
+        return parse_limits(env.get("AGENT_RATE_LIMITS", ""))
+    except RateLimitConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build_replayer(agents: Sequence[Agent[Any]], data_converter: DataConverter) -> Replayer:
     """A Replayer of agent runs: histories of any task queue resolve their agents among `agents`."""
     for_replay(Served.of(list(agents)))
-    return Replayer(workflows=[AgentWorkflow, UserDayLedgerWorkflow], data_converter=data_converter)
+    workflows = [AgentWorkflow, UserDayLedgerWorkflow, RateLimiterWorkflow]
+    return Replayer(workflows=workflows, data_converter=data_converter)
 
 
 def _tool_activities(
@@ -132,6 +159,7 @@ async def main() -> None:
     gc_thresholds = tune_gc()  # ...and a bad AGENT_GC_THRESHOLD
     agents = served_agents()  # ...and a bad AGENT_APPS
     extra_specs()  # ...and a bad AGENT_MODELS
+    rate_limits = rate_limits_from_env()  # ...and a rate limit that cannot be met
     # Before the client exists: the client (and so the worker) takes the default runtime.
     runtime = install_runtime_from_env()
     client = await connect(settings)
@@ -141,7 +169,7 @@ async def main() -> None:
     async with (
         opened_deps(agents, AgentEnv(settings.data_dir, settings)) as deps,
         open_models(settings, agents, llama=llama) as models,
-        build_worker(client, settings.task_queue, agents, models, deps, **options),
+        build_worker(client, settings.task_queue, agents, models, deps, rate_limits=rate_limits, **options),
     ):
         log.info(
             "worker.ready",

@@ -1,0 +1,73 @@
+"""Leasing from the fleet's rate limiters (workflows/rate_limiter.py) before a call leaves the worker.
+
+Each attempt of a limited call leases (update-with-start: the limiter is created on first use, on
+this worker's task queue), waits out its grant while heartbeating, then calls; a 429's Retry-After is
+signalled to the limiter, which holds every worker off until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import structlog
+from temporalio import activity
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from core.models import LlmRequest
+from core.ratelimit import HoldOff, LeaseGrant, LeaseRequest, LimiterInput, RateLimit
+from workflows.rate_limiter import RateLimiterWorkflow, limiter_id
+
+log = structlog.get_logger(__name__)
+
+
+class FleetLimiter:
+    def __init__(self, client: Client, task_queue: str, limits: Mapping[str, RateLimit]) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.limits = dict(limits)
+
+    def limit_of(self, key: str) -> RateLimit | None:
+        return self.limits.get(key)
+
+    async def lease(self, key: str, holder: str, tokens: int = 0) -> LeaseGrant | None:
+        """Wait for this call's turn under `key`'s limit; None when `key` has no limit."""
+        limit = self.limits.get(key)
+        if limit is None:
+            return None
+        start = WithStartWorkflowOperation(
+            RateLimiterWorkflow.run,
+            LimiterInput(limit=limit),
+            id=limiter_id(key),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        grant = await self.client.execute_update_with_start_workflow(
+            RateLimiterWorkflow.lease,
+            LeaseRequest(holder=holder[:256], tokens=tokens),
+            start_workflow_operation=start,
+        )
+        if grant.wait_s > 0:
+            why = "a provider's Retry-After" if grant.held else "the rate limit"
+            log.info("ratelimit.wait", key=key, wait_s=round(grant.wait_s, 2), holder=holder)
+            if activity.in_activity():
+                activity.heartbeat(f"waiting for {why} of {key}, {grant.wait_s:.0f} s")
+            await asyncio.sleep(grant.wait_s)
+        return grant
+
+    async def hold(self, key: str, retry_after_s: float, by: str) -> None:
+        """Tell `key`'s limiter that the provider asked everyone to wait this long."""
+        if key not in self.limits:
+            return
+        handle = self.client.get_workflow_handle(limiter_id(key))
+        await handle.signal(
+            RateLimiterWorkflow.hold, HoldOff(retry_after_s=min(3600.0, retry_after_s), by=by)
+        )
+
+
+def charged_tokens(req: LlmRequest) -> int:
+    """What a provider charges up front for a call: its prompt (about 4 characters a token) and the
+    completion at its cap, as OpenAI-style quotas count them."""
+    chars = sum(len(m.content) for m in req.messages)
+    return chars // 4 + req.settings.max_output_tokens
