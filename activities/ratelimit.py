@@ -33,6 +33,17 @@ class FleetLimiter:
 
     async def lease(self, key: str, holder: str, tokens: int = 0) -> LeaseGrant | None:
         """Wait for this call's turn under `key`'s limit; None when `key` has no limit."""
+        grant = await self.grant(key, holder, tokens)
+        if grant is not None and grant.wait_s > 0:
+            why = "a provider's Retry-After" if grant.held else "the rate limit"
+            log.info("ratelimit.wait", key=key, wait_s=round(grant.wait_s, 2), holder=holder)
+            if activity.in_activity():
+                activity.heartbeat(f"waiting for {why} of {key}, {grant.wait_s:.0f} s")
+            await asyncio.sleep(grant.wait_s)
+        return grant
+
+    async def grant(self, key: str, holder: str, tokens: int = 0) -> LeaseGrant | None:
+        """This call's turn under `key`'s limit, reserved (not waited for); None when `key` has none."""
         limit = self.limits.get(key)
         if limit is None:
             return None
@@ -48,12 +59,6 @@ class FleetLimiter:
             LeaseRequest(holder=holder[:256], tokens=tokens),
             start_workflow_operation=start,
         )
-        if grant.wait_s > 0:
-            why = "a provider's Retry-After" if grant.held else "the rate limit"
-            log.info("ratelimit.wait", key=key, wait_s=round(grant.wait_s, 2), holder=holder)
-            if activity.in_activity():
-                activity.heartbeat(f"waiting for {why} of {key}, {grant.wait_s:.0f} s")
-            await asyncio.sleep(grant.wait_s)
         return grant
 
     async def hold(self, key: str, retry_after_s: float, by: str) -> None:

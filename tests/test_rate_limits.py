@@ -1,0 +1,125 @@
+"""Fleet-wide rate limits: refused when they cannot be met; leases in time from one entity workflow
+whose state outlives the workers; a 429's Retry-After holds everyone off; model calls lease first."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.llm.scripted import ScriptedReply
+from activities.ratelimit import FleetLimiter
+from core.config import ConfigError
+from core.models import AgentRequest, RunState
+from core.ratelimit import RateLimit, RateLimitConfigError, parse_limits
+from core.worker_options import worker_options
+from tests.conftest import DEMO, result_or_task_failure, scripted_provider
+from worker import build_worker, rate_limits_from_env
+from workflows.agent import AgentWorkflow
+from workflows.rate_limiter import RateLimiterWorkflow, limiter_id
+
+
+def test_limits_are_read_from_one_line() -> None:
+    limits = parse_limits("gpt-4o-mini=60rpm,20000tpm; tool:shop.get_product_info=30rpm")
+    assert limits["gpt-4o-mini"] == RateLimit(key="gpt-4o-mini", rpm=60, tpm=20000)
+    assert limits["tool:shop.get_product_info"].tpm is None
+    assert parse_limits("") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("m=0rpm", "greater than 0"),
+        ("m=60rpm,-5tpm", "cannot be met"),
+        ("m=60rpm,0tpm", "greater than 0"),
+        ("m=20000tpm", "rpm"),
+        ("m", "expected key="),
+        ("m=sixty rpm", "expected key="),
+    ],
+)
+def test_limits_that_cannot_be_met_are_refused_at_worker_start(text: str, why: str) -> None:
+    with pytest.raises(RateLimitConfigError, match=why):
+        parse_limits(text)
+    with pytest.raises(ConfigError):
+        rate_limits_from_env({"AGENT_RATE_LIMITS": text})
+
+
+async def test_a_limit_on_a_model_the_worker_does_not_serve_is_refused(
+    env: WorkflowEnvironment, store: Any
+) -> None:
+    limits = {"other-model": RateLimit(key="other-model", rpm=10)}
+    with pytest.raises(ConfigError, match="other-model"):
+        build_worker(
+            env.client, "tq-x", [DEMO], scripted_provider({}), {DEMO.name: store}, rate_limits=limits
+        )
+
+
+def _worker(
+    env: WorkflowEnvironment, queue: str, store: Any, limits: dict[str, RateLimit], scripts: Any = None
+) -> Any:
+    provider = scripted_provider(scripts or {})
+    options = worker_options({}, strict=True)
+    return build_worker(
+        env.client, queue, [DEMO], provider, {DEMO.name: store}, rate_limits=limits, **options
+    )
+
+
+async def test_leases_fill_the_minute_then_wait_and_the_state_outlives_the_worker(
+    env: WorkflowEnvironment, store: Any
+) -> None:
+    key = f"scripted-{uuid.uuid4().hex[:6]}"
+    limit = RateLimit(key=key, rpm=5, tpm=1000, headroom=1.0)
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    limiter = FleetLimiter(env.client, queue, {key: limit})
+    async with _worker(env, queue, store, {}):
+        grants = [await limiter.grant(key, f"run:{n}", tokens=100) for n in range(5)]
+        assert [g.wait_s for g in grants if g] == [0.0] * 5
+    # A new worker: the limiter's minute is in Temporal, not in the worker that died.
+    async with _worker(env, queue, store, {}):
+        sixth = await limiter.grant(key, "run:6", tokens=100)
+        assert sixth is not None and 59.0 <= sixth.wait_s <= 60.0
+        state = await env.client.get_workflow_handle(limiter_id(key)).query(RateLimiterWorkflow.state)
+    assert state.leases == 6
+
+
+async def test_tokens_per_minute_bound_the_leases_too(env: WorkflowEnvironment, store: Any) -> None:
+    key = f"scripted-{uuid.uuid4().hex[:6]}"
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    limiter = FleetLimiter(env.client, queue, {key: RateLimit(key=key, rpm=100, tpm=1000, headroom=1.0)})
+    async with _worker(env, queue, store, {}):
+        waits = [g.wait_s for n in range(3) if (g := await limiter.grant(key, f"c{n}", tokens=400))]
+    assert waits[:2] == [0.0, 0.0] and 59.0 <= waits[2] <= 60.0
+    assert await limiter.grant("unlimited", "c9") is None
+
+
+async def test_a_retry_after_holds_every_caller_off(env: WorkflowEnvironment, store: Any) -> None:
+    key = f"scripted-{uuid.uuid4().hex[:6]}"
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    limiter = FleetLimiter(env.client, queue, {key: RateLimit(key=key, rpm=100)})
+    async with _worker(env, queue, store, {}):
+        first = await limiter.grant(key, "a")
+        await limiter.hold(key, 30.0, by="worker-1")
+        second = await limiter.grant(key, "b")  # another worker's call, say
+    assert first is not None and first.wait_s == 0.0
+    assert second is not None and second.held and 29.0 <= second.wait_s <= 30.0
+
+
+async def test_model_calls_lease_first_and_a_429_is_reported_to_the_limiter(
+    env: WorkflowEnvironment, store: Any
+) -> None:
+    task = "What is the policy on duplicate charges?"
+    limited = ScriptedReply(
+        status=429, headers={"Retry-After": "2"}, fail_first=1, content="Our policy: refund."
+    )
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    key = "scripted"
+    async with _worker(env, queue, store, {key: RateLimit(key=key, rpm=600)}, {task: [limited]}):
+        handle = await env.client.start_workflow(
+            AgentWorkflow.run, AgentRequest(task=task), id=f"rl-{uuid.uuid4().hex[:8]}", task_queue=queue
+        )
+        result = await result_or_task_failure(handle)
+        state = await env.client.get_workflow_handle(limiter_id(key)).query(RateLimiterWorkflow.state)
+    assert result.status == RunState.COMPLETED
+    assert state.leases >= 2 and state.holds >= 1  # each attempt leased; the 429 held the fleet
