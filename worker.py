@@ -76,10 +76,10 @@ def build_worker(
         served = Served.of(list(agents), sorted(registry.names()))
     except ServingError as exc:
         raise ConfigError(str(exc)) from None
-    tools = _tool_activities(agents, deps, hooks, breakers or {})
+    limiter = _limiter(client, task_queue, registry, agents, rate_limits)  # the fleet's rate limiters
+    tools = _tool_activities(agents, deps, hooks, breakers or {}, limiter)
     serve(task_queue, served)
     ledger = LedgerActivities(client, task_queue)  # per-user daily ledgers live on this queue too
-    limiter = _limiter(client, task_queue, registry, rate_limits)  # and the fleet's rate limiters
     # Ours first, so every event (the tracer's included) carries the activity's context.
     interceptors = [ActivityLoggingInterceptor(), *tracing_interceptors(), *options.pop("interceptors", ())]
     return Worker(
@@ -101,14 +101,19 @@ def build_worker(
 
 
 def _limiter(
-    client: Client, task_queue: str, models: ModelRegistry, limits: Mapping[str, RateLimit] | None
+    client: Client,
+    task_queue: str,
+    models: ModelRegistry,
+    agents: Sequence[Agent[Any]],
+    limits: Mapping[str, RateLimit] | None,
 ) -> FleetLimiter | None:
-    """The fleet limiter of these limits; ConfigError for a limit on a model this worker does not serve."""
+    """The fleet limiter of these limits; ConfigError for a limit on a model or tool not served here."""
     if not limits:
         return None
-    unknown = sorted(key for key in limits if key not in models.names())
+    tools = {f"tool:{agent.name}.{spec.name}" for agent in agents for spec in agent.tools}
+    unknown = sorted(key for key in limits if key not in models.names() and key not in tools)
     if unknown:
-        raise ConfigError(f"rate limits for models this worker does not serve: {unknown}")
+        raise ConfigError(f"rate limits for models or tools this worker does not serve: {unknown}")
     return FleetLimiter(client, task_queue, limits)
 
 
@@ -133,6 +138,7 @@ def _tool_activities(
     deps: Mapping[str, Any],
     hooks: ToolHooks | None,
     breakers: Mapping[str, BreakerBoard],
+    limiter: FleetLimiter | None = None,
 ) -> list[Any]:
     built: list[Any] = []
     names: set[str] = set()
@@ -145,7 +151,7 @@ def _tool_activities(
                     raise ConfigError(f"two tools would register the activity {name!r}")
                 names.add(name)
         board = breakers.get(agent.name)  # None: from the specs and AGENT_BREAKERS
-        built += build_tool_activities(agent, deps.get(agent.name), hooks, breakers=board)
+        built += build_tool_activities(agent, deps.get(agent.name), hooks, breakers=board, limiter=limiter)
     return built
 
 

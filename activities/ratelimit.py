@@ -16,7 +16,16 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from core.models import LlmRequest
-from core.ratelimit import HoldOff, LeaseGrant, LeaseRequest, LimiterInput, RateLimit
+from core.ratelimit import (
+    RATE_LIMIT_WAIT_SIGNAL,
+    SHOWN_WAIT_S,
+    HoldOff,
+    LeaseGrant,
+    LeaseRequest,
+    LimiterInput,
+    RateLimit,
+    RateLimitWait,
+)
 from workflows.rate_limiter import RateLimiterWorkflow, limiter_id
 
 log = structlog.get_logger(__name__)
@@ -31,9 +40,14 @@ class FleetLimiter:
     def limit_of(self, key: str) -> RateLimit | None:
         return self.limits.get(key)
 
-    async def lease(self, key: str, holder: str, tokens: int = 0) -> LeaseGrant | None:
-        """Wait for this call's turn under `key`'s limit; None when `key` has no limit."""
+    async def lease(
+        self, key: str, holder: str, tokens: int = 0, workflow_id: str | None = None
+    ) -> LeaseGrant | None:
+        """Wait for this call's turn under `key`'s limit (telling run `workflow_id`, whose progress
+        shows it); None when `key` has no limit."""
         grant = await self.grant(key, holder, tokens)
+        if grant is not None and workflow_id and grant.wait_s >= SHOWN_WAIT_S:
+            await self._tell(workflow_id, RateLimitWait(key=key, wait_s=grant.wait_s, held=grant.held))
         if grant is not None and grant.wait_s > 0:
             why = "a provider's Retry-After" if grant.held else "the rate limit"
             log.info("ratelimit.wait", key=key, wait_s=round(grant.wait_s, 2), holder=holder)
@@ -41,6 +55,15 @@ class FleetLimiter:
                 activity.heartbeat(f"waiting for {why} of {key}, {grant.wait_s:.0f} s")
             await asyncio.sleep(grant.wait_s)
         return grant
+
+    async def _tell(self, workflow_id: str, waiting: RateLimitWait) -> None:
+        """Progress only: a run that cannot be told (gone, or the server busy) still gets its call."""
+        try:
+            await self.client.get_workflow_handle(workflow_id).signal(RATE_LIMIT_WAIT_SIGNAL, waiting)
+        except Exception as exc:
+            log.warning(
+                "ratelimit.tell_failed", workflow_id=workflow_id, error=f"{type(exc).__name__}: {exc}"
+            )
 
     async def grant(self, key: str, holder: str, tokens: int = 0) -> LeaseGrant | None:
         """This call's turn under `key`'s limit, reserved (not waited for); None when `key` has none."""
@@ -62,12 +85,19 @@ class FleetLimiter:
         return grant
 
     async def hold(self, key: str, retry_after_s: float, by: str) -> None:
-        """Tell `key`'s limiter that the provider asked everyone to wait this long."""
-        if key not in self.limits:
+        """Tell `key`'s limiter that the provider asked everyone to wait this long (signal-with-start)."""
+        limit = self.limits.get(key)
+        if limit is None:
             return
-        handle = self.client.get_workflow_handle(limiter_id(key))
-        await handle.signal(
-            RateLimiterWorkflow.hold, HoldOff(retry_after_s=min(3600.0, retry_after_s), by=by)
+        off = HoldOff(retry_after_s=min(3600.0, retry_after_s), by=by[:256])
+        await self.client.start_workflow(
+            RateLimiterWorkflow.run,
+            LimiterInput(limit=limit),
+            id=limiter_id(key),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_signal="hold",
+            start_signal_args=[off],
         )
 
 

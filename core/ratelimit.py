@@ -68,6 +68,23 @@ class LimiterInput(Frozen):
     window_tokens: tuple[int, ...] = ()
 
 
+# The run's signal telling it a call waits for a lease (workflows/thinking.py shows it in progress).
+RATE_LIMIT_WAIT_SIGNAL = "rate_limit_wait"
+# Shorter waits are not worth an event in the run's history.
+SHOWN_WAIT_S = 1.0
+
+
+class RateLimitWait(Frozen):
+    key: str
+    wait_s: float
+    held: bool = False
+
+    def sentence(self) -> str:
+        what = "the model's" if not self.key.startswith("tool:") else f"{self.key.removeprefix('tool:')}'s"
+        why = "Retry-After" if self.held else "rate limit"
+        return f"waiting for {what} {why}, {self.wait_s:.0f} s"
+
+
 class RateLimitConfigError(ValueError):
     """AGENT_RATE_LIMITS holds a limit that cannot be met, or cannot be read."""
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.llm.scripted import ScriptedReply
+from activities.llm.scripted import ScriptedReply, ScriptedToolCall
 from activities.ratelimit import FleetLimiter
 from core.config import ConfigError
 from core.models import AgentRequest, RunState
+from core.progress import ProgressKind
 from core.ratelimit import RateLimit, RateLimitConfigError, parse_limits
 from core.worker_options import worker_options
 from tests.conftest import DEMO, result_or_task_failure, scripted_provider
@@ -123,3 +124,28 @@ async def test_model_calls_lease_first_and_a_429_is_reported_to_the_limiter(
         state = await env.client.get_workflow_handle(limiter_id(key)).query(RateLimiterWorkflow.state)
     assert result.status == RunState.COMPLETED
     assert state.leases >= 2 and state.holds >= 1  # each attempt leased; the 429 held the fleet
+
+
+async def test_a_limited_tool_waits_for_its_lease_and_the_run_says_so(
+    env: WorkflowEnvironment, store: Any
+) -> None:
+    task = "Look up pay_ABC123 for me."
+    lookup = ScriptedReply(
+        tool_calls=[ScriptedToolCall(name="get_transaction", arguments={"transaction_id": "pay_ABC123"})]
+    )
+    key = "tool:merchant_support.get_transaction"
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    limits = {key: RateLimit(key=key, rpm=600)}
+    script = {task: [lookup, ScriptedReply(content="pay_ABC123 is a captured payment.")]}
+    async with _worker(env, queue, store, limits, script):
+        await FleetLimiter(env.client, queue, limits).hold(key, 2.0, by="test")  # created on first use
+        handle = await env.client.start_workflow(
+            AgentWorkflow.run, AgentRequest(task=task), id=f"rl-{uuid.uuid4().hex[:8]}", task_queue=queue
+        )
+        result = await result_or_task_failure(handle)
+        page = await handle.query(AgentWorkflow.progress, 0)
+        state = await env.client.get_workflow_handle(limiter_id(key)).query(RateLimiterWorkflow.state)
+    assert result.status == RunState.COMPLETED
+    waits = [e.detail for e in page.events if e.kind == ProgressKind.RATE_LIMITED]
+    assert state.leases == 1 and len(waits) == 1
+    assert waits[0].startswith("waiting for merchant_support.get_transaction's Retry-After")

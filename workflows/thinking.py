@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -9,6 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.errors import BudgetExceededError, InvalidInputError
     from core.progress import ProgressKind
+    from core.ratelimit import RATE_LIMIT_WAIT_SIGNAL, RateLimitWait
     from workflows import budgets, events, metrics, observations, prompts
     from workflows.activity_options import LLM_HEARTBEAT_TIMEOUT, LLM_RETRY, LLM_TIMEOUT, failure_of
     from workflows.config import RunConfig
@@ -26,6 +29,17 @@ class Thinker:
     ) -> None:
         self._config, self._state, self._guard = config, state, guard
         self._limits, self._progress = limits, progress
+        # A worker's call waits for the fleet's rate limit: say so (a signal, so no command changes).
+        workflow.set_signal_handler(RATE_LIMIT_WAIT_SIGNAL, self._on_rate_limit_wait)
+
+    def _on_rate_limit_wait(self, payload: Any) -> None:
+        waiting = RateLimitWait.model_validate(payload)
+        sentence = waiting.sentence()
+        if self._state.thinking is not None:
+            self._state.thinking = sentence
+        self._progress.add(
+            workflow.now(), ProgressKind.RATE_LIMITED, self._state.turn, waiting.key, detail=sentence
+        )
 
     async def think(self, turn: int, tools: bool = True) -> m.LlmResponse:
         """One model call; `tools=False` offers none (a planner or answer-writing call of plan mode)."""

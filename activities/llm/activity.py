@@ -77,7 +77,7 @@ class LlmActivities:
         if limiter is None or limiter.limit_of(key) is None:
             return await provider.complete(routed)
         holder = f"{req.workflow_id}:{req.turn}"
-        await limiter.lease(key, holder, charged_tokens(routed))
+        await limiter.lease(key, holder, charged_tokens(routed), req.workflow_id)
         try:
             return await provider.complete(routed)
         except RateLimitedError as err:
