@@ -95,8 +95,7 @@ class FleetLimiter:
             LimiterInput(limit=limit),
             id=limiter_id(key),
             task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal="hold",
+            start_signal="hold",  # signal-with-start: the running limiter if there is one
             start_signal_args=[off],
         )
 
