@@ -39,6 +39,7 @@ from core.served import Served, ServingError, for_replay, serve
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from core.worker_options import worker_options
 from workflows.agent import AgentWorkflow
+from workflows.batch import BatchWorkflow
 from workflows.ledger import UserDayLedgerWorkflow
 from workflows.rate_limiter import RateLimiterWorkflow
 
@@ -85,7 +86,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[AgentWorkflow, UserDayLedgerWorkflow, RateLimiterWorkflow],
+        workflows=[AgentWorkflow, UserDayLedgerWorkflow, RateLimiterWorkflow, BatchWorkflow],
         activities=[
             LlmActivities(registry, served.agents, limiter).complete,
             SummarizeActivities(registry, served.agents).summarize,
@@ -129,7 +130,7 @@ def rate_limits_from_env(env: Mapping[str, str] | None = None) -> dict[str, Rate
 def build_replayer(agents: Sequence[Agent[Any]], data_converter: DataConverter) -> Replayer:
     """A Replayer of agent runs: histories of any task queue resolve their agents among `agents`."""
     for_replay(Served.of(list(agents)))
-    workflows = [AgentWorkflow, UserDayLedgerWorkflow, RateLimiterWorkflow]
+    workflows = [AgentWorkflow, UserDayLedgerWorkflow, RateLimiterWorkflow, BatchWorkflow]
     return Replayer(workflows=workflows, data_converter=data_converter)
 
 
