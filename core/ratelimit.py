@@ -5,7 +5,7 @@ One limit per model as the worker's registry names it (a provider and its model)
 from the same entity workflow before each call, so the fleet spends one budget, and a 429's
 Retry-After holds every worker off at once.
 
-    AGENT_RATE_LIMITS="gpt-4o-mini=60rpm,20000tpm;tool:shop.get_product_info=30rpm"
+    AGENT_RATE_LIMITS="gpt-4o-mini=60rpm,20000tpm;tool:my_agent.lookup=30rpm"
 
 A limit that cannot be met (0 requests, negative tokens, an unreadable entry) is refused when the
 worker starts.
