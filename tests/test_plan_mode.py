@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.openai_provider import OpenAIProvider
+from cli.trace import build_report, render
 from activities.llm.scripted import ScriptBook, ScriptedTransport
 from core.agent import Agent
 from core.guardrails import RunBudgets
@@ -83,6 +84,8 @@ async def test_independent_steps_run_together_and_a_reference_feeds_the_approved
     assert result.turns == 2  # one planner call, one answer call
     assert all("tools" not in body for body in transport.requests)  # neither call offers tools
     assert "find_account" in planner.asked[0] and "account_id" in planner.asked[0]
+    report = await build_report(history, env.client.data_converter)
+    assert "plan 1.s3 close_account after s1: done" in render(report.model_dump(mode="json"))
 
 
 async def test_progress_and_status_show_the_plan_steps_with_their_states(env: WorkflowEnvironment) -> None:
