@@ -13,8 +13,8 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.openai_provider import OpenAIProvider
-from cli.trace import build_report, render
 from activities.llm.scripted import ScriptBook, ScriptedTransport
+from cli.trace import build_report, render
 from core.agent import Agent
 from core.guardrails import RunBudgets
 from core.models import AgentRequest, AgentResult, RunState, ToolOutcome
