@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,10 +133,11 @@ async def run_arm(client: Client, server: Server, args: argparse.Namespace, limi
             for task in make_tasks(args.runs, 42)
         ]
         pending = {asyncio.ensure_future(h.result()) for h in handles}
-        done_count = 0
+        ended: list[str] = []
         while pending:
             finished, pending = await asyncio.wait(pending, timeout=1.0)
-            done_count += len(finished)
+            ended += [f.result().status.value for f in finished]
+            done_count = len(ended)
             if limited and not kill and done_count >= args.kill_at * args.runs:
                 kill = await kill_and_revive(client, pool, root)
         wall_s = time.monotonic() - started
@@ -143,7 +145,7 @@ async def run_arm(client: Client, server: Server, args: argparse.Namespace, limi
         pool.stop()
         await provider.close()
     state = await limiter_state(client) if limited else None
-    return figures(quota, args, wall_s, limited, kill, state)
+    return figures(quota, args, wall_s, limited, kill, state) | {"runs": dict(Counter(ended))}
 
 
 async def limiter_state(client: Client) -> dict[str, Any]:
@@ -231,7 +233,8 @@ def report(arms: list[dict[str, Any]], top: dict[str, Any] | None) -> tuple[bool
     lines.append("|---|---|---|---|---|---|---|---|---|")
     for a in arms:
         cells = [
-            "with limiter" if a["limiter"] else "without", a["calls"], a["status_429"],
+            "with limiter" if a["limiter"] else "without",
+            ", ".join(f"{k} {v}" for k, v in a["runs"].items()), a["calls"], a["status_429"],
             f"{a['share_429']:.1%}",
             f"{a['seconds_lost_to_429']:.0f}", f"{a['steady_rpm'] or 0:.1f}", f"{a['steady_tpm'] or 0:.0f}",
             f"{a['throughput_of_limit'] or 0:.2f}", a["wall_s"],
