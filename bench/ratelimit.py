@@ -136,7 +136,7 @@ async def run_arm(client: Client, server: Server, args: argparse.Namespace, limi
         ended: list[str] = []
         while pending:
             finished, pending = await asyncio.wait(pending, timeout=1.0)
-            ended += [f.result().status.value for f in finished]
+            ended += [_status(f) for f in finished]
             done_count = len(ended)
             if limited and not kill and done_count >= args.kill_at * args.runs:
                 kill = await kill_and_revive(client, pool, root)
@@ -146,6 +146,12 @@ async def run_arm(client: Client, server: Server, args: argparse.Namespace, limi
         await provider.close()
     state = await limiter_state(client) if limited else None
     return figures(quota, args, wall_s, limited, kill, state) | {"runs": dict(Counter(ended))}
+
+
+def _status(done: asyncio.Future[Any]) -> str:
+    if done.exception() is not None:
+        return f"workflow {type(done.exception()).__name__}"
+    return str(done.result().status.value)
 
 
 async def limiter_state(client: Client) -> dict[str, Any]:
