@@ -8,6 +8,7 @@ signalled to the limiter, which holds every worker off until then.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping
 
 import structlog
@@ -70,10 +71,12 @@ class FleetLimiter:
         limit = self.limits.get(key)
         if limit is None:
             return None
+        if limit.shards > 1:  # the caller's run picks its shard: one run's calls stay in order
+            limit = limit.shard(shard_of(holder, limit.shards))
         start = WithStartWorkflowOperation(
             RateLimiterWorkflow.run,
             LimiterInput(limit=limit),
-            id=limiter_id(key),
+            id=limiter_id(limit.key),
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
@@ -85,19 +88,28 @@ class FleetLimiter:
         return grant
 
     async def hold(self, key: str, retry_after_s: float, by: str) -> None:
-        """Tell `key`'s limiter that the provider asked everyone to wait this long (signal-with-start)."""
+        """Tell `key`'s limiters that the provider asked everyone to wait this long (signal-with-start):
+        every shard, since a 429 is the provider's view of the whole key."""
         limit = self.limits.get(key)
         if limit is None:
             return
         off = HoldOff(retry_after_s=min(3600.0, retry_after_s), by=by[:256])
-        await self.client.start_workflow(
-            RateLimiterWorkflow.run,
-            LimiterInput(limit=limit),
-            id=limiter_id(key),
-            task_queue=self.task_queue,
-            start_signal="hold",  # signal-with-start: the running limiter if there is one
-            start_signal_args=[off],
-        )
+        shards = [limit.shard(i) for i in range(limit.shards)] if limit.shards > 1 else [limit]
+        for one in shards:
+            await self.client.start_workflow(
+                RateLimiterWorkflow.run,
+                LimiterInput(limit=one),
+                id=limiter_id(one.key),
+                task_queue=self.task_queue,
+                start_signal="hold",  # signal-with-start: the running limiter if there is one
+                start_signal_args=[off],
+            )
+
+
+def shard_of(holder: str, shards: int) -> int:
+    """A stable shard for a run (the holder's workflow id, before its `:call` part)."""
+    run = holder.rsplit(":", 1)[0]
+    return int.from_bytes(hashlib.sha256(run.encode()).digest()[:4], "big") % shards
 
 
 def charged_tokens(req: LlmRequest) -> int:

@@ -5,7 +5,7 @@ One limit per model as the worker's registry names it (a provider and its model)
 from the same entity workflow before each call, so the fleet spends one budget, and a 429's
 Retry-After holds every worker off at once.
 
-    AGENT_RATE_LIMITS="gpt-4o-mini=60rpm,20000tpm;tool:my_agent.lookup=30rpm"
+    AGENT_RATE_LIMITS="gpt-4o-mini=60rpm,20000tpm;tool:my_agent.lookup=30rpm;big-model=6000rpm,4shards"
 
 A limit that cannot be met (0 requests, negative tokens, an unreadable entry) is refused when the
 worker starts.
@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from core.frozen import Frozen
 
-LIMIT_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$"
-_PART = re.compile(r"^\s*(\d+|-\d+)\s*(rpm|tpm)\s*$")
+LIMIT_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:/@#-]{0,127}$"
+_PART = re.compile(r"^\s*(\d+|-\d+)\s*(rpm|tpm|shards)\s*$")
 
 
 class RateLimit(Frozen):
@@ -31,6 +31,21 @@ class RateLimit(Frozen):
     # Leases are paced at this share of the limit: clocks and latencies differ between a worker and the
     # provider, and a provider counting a rolling minute must never see more than its limit.
     headroom: float = Field(0.95, gt=0.5, le=1.0)
+    # Past one limiter's ceiling: the budget split over this many limiters, each with its share.
+    shards: int = Field(1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _each_shard_can_call(self) -> RateLimit:
+        if self.rpm < self.shards or (self.tpm is not None and self.tpm < self.shards):
+            raise ValueError(f"{self.shards} shards cannot share {self.rpm} rpm / {self.tpm} tpm")
+        return self
+
+    def shard(self, index: int) -> RateLimit:
+        """Shard `index`'s share: the shards' budgets add up to at most the whole."""
+        tpm = None if self.tpm is None else self.tpm // self.shards
+        return RateLimit(
+            key=f"{self.key}#{index}", rpm=self.rpm // self.shards, tpm=tpm, headroom=self.headroom
+        )
 
 
 class LeaseRequest(Frozen):
@@ -100,10 +115,13 @@ def parse_limits(text: str) -> dict[str, RateLimit]:
         for part in spec.split(","):
             match = _PART.match(part)
             if not sep or match is None:
-                raise RateLimitConfigError(f"rate limit {entry!r}: expected key=<n>rpm[,<n>tpm]")
+                raise RateLimitConfigError(f"rate limit {entry!r}: expected key=<n>rpm[,<n>tpm][,<n>shards]")
             values[match.group(2)] = int(match.group(1))
         try:
-            limits[key.strip()] = RateLimit(key=key.strip(), rpm=values.get("rpm", 0), tpm=values.get("tpm"))
+            shards = values.get("shards", 1)
+            limits[key.strip()] = RateLimit(
+                key=key.strip(), rpm=values.get("rpm", 0), tpm=values.get("tpm"), shards=shards
+            )
         except ValidationError as exc:
             why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise RateLimitConfigError(f"rate limit {entry!r} cannot be met: {why}") from None
