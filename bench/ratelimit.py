@@ -263,7 +263,7 @@ def report(arms: list[dict[str, Any]], tops: list[dict[str, Any]]) -> tuple[bool
             f"worker killed mid-run: limiter leases {kill['leases_before']} → {kill['leases_after_restart']}"
         )
     lines += [
-        f"limiter ceiling: {t['leases_per_s']:.0f} leases/s, {t['shards']} shard(s), {t['concurrency']} callers"
+        f"limiter ceiling: {t['leases_per_s']:.0f} leases/s, {t['shards']} shard(s), {t['concurrency']} calling"
         for t in tops
     ]
     lines.append(
