@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.scripted import ScriptedReply, ScriptedToolCall
-from activities.ratelimit import FleetLimiter
+from activities.ratelimit import FleetLimiter, shard_of
 from core.config import ConfigError
 from core.models import AgentRequest, RunState
 from core.progress import ProgressKind
@@ -149,3 +149,14 @@ async def test_a_limited_tool_waits_for_its_lease_and_the_run_says_so(
     waits = [e.detail for e in page.events if e.kind == ProgressKind.RATE_LIMITED]
     assert state.leases == 1 and len(waits) == 1
     assert waits[0].startswith("waiting for merchant_support.get_transaction's Retry-After")
+
+
+def test_a_budget_split_over_shards_never_adds_up_to_more_than_the_whole() -> None:
+    limit = parse_limits("big=6001rpm,20003tpm,4shards")["big"]
+    parts = [limit.shard(i) for i in range(limit.shards)]
+    assert [p.key for p in parts] == ["big#0", "big#1", "big#2", "big#3"]
+    assert sum(p.rpm for p in parts) <= 6001 and sum(p.tpm or 0 for p in parts) <= 20003
+    assert {shard_of(f"run-{n}:t1", 4) for n in range(40)} == {0, 1, 2, 3}  # runs spread over them
+    assert shard_of("run-7:t1", 4) == shard_of("run-7:t9", 4)  # one run's calls stay on one shard
+    with pytest.raises(RateLimitConfigError, match="shards"):
+        parse_limits("small=3rpm,4shards")
