@@ -13,9 +13,16 @@ from collections.abc import Mapping
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
+from core.errors import TransientError
 from core.models import LlmRequest
 from core.ratelimit import (
     RATE_LIMIT_WAIT_SIGNAL,
@@ -80,11 +87,17 @@ class FleetLimiter:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-        grant = await self.client.execute_update_with_start_workflow(
-            RateLimiterWorkflow.lease,
-            LeaseRequest(holder=holder[:256], tokens=tokens),
-            start_workflow_operation=start,
-        )
+        try:
+            grant: LeaseGrant = await self.client.execute_update_with_start_workflow(
+                RateLimiterWorkflow.lease,
+                LeaseRequest(holder=holder[:256], tokens=tokens),
+                start_workflow_operation=start,
+            )
+        except (RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+            # E.g. the limiter between two runs (continue-as-new): the attempt is retried, as any blip.
+            raise TransientError(
+                f"rate limiter {limit.key} unavailable: {type(exc).__name__}: {exc}"
+            ) from exc
         return grant
 
     async def hold(self, key: str, retry_after_s: float, by: str) -> None:
