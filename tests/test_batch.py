@@ -135,9 +135,11 @@ async def test_fifty_disputes_with_the_worker_killed_mid_batch(env: WorkflowEnvi
     running = asyncio.ensure_future(first.run())
     handle = await env.client.start_workflow(BatchWorkflow.run, request, id=batch_id, task_queue=queue)
     for _ in range(1200):  # until about a fifth of the batch is done
-        if (await handle.query(BatchWorkflow.batch_status)).done >= 10:
+        at_kill = await handle.query(BatchWorkflow.batch_status)
+        if at_kill.done >= 10:
             break
         await asyncio.sleep(0.1)
+    assert 10 <= at_kill.done < at_kill.started < ITEMS  # mid-batch: some done, some running, some not begun
     running.cancel()  # the worker dies mid-batch: its in-flight tasks and activities are abandoned
     await asyncio.gather(running, return_exceptions=True)
     async with batch_worker(env.client, queue, ledger):  # a new worker picks the batch up
