@@ -37,6 +37,9 @@ from core.ratelimit import (
 from workflows.rate_limiter import RateLimiterWorkflow, limiter_id
 
 log = structlog.get_logger(__name__)
+# Leases one worker has in flight per limiter: the server takes at most 10 concurrent updates per
+# workflow (history.maxInFlightUpdates), beyond which it answers ResourceExhausted and clients retry.
+IN_FLIGHT_PER_WORKER = 3
 
 
 class FleetLimiter:
@@ -44,6 +47,7 @@ class FleetLimiter:
         self.client = client
         self.task_queue = task_queue
         self.limits = dict(limits)
+        self._gates: dict[str, asyncio.Semaphore] = {}
 
     def limit_of(self, key: str) -> RateLimit | None:
         return self.limits.get(key)
@@ -87,12 +91,14 @@ class FleetLimiter:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
+        gate = self._gates.setdefault(limit.key, asyncio.Semaphore(IN_FLIGHT_PER_WORKER))
         try:
-            grant: LeaseGrant = await self.client.execute_update_with_start_workflow(
-                RateLimiterWorkflow.lease,
-                LeaseRequest(holder=holder[:256], tokens=tokens),
-                start_workflow_operation=start,
-            )
+            async with gate:
+                grant: LeaseGrant = await self.client.execute_update_with_start_workflow(
+                    RateLimiterWorkflow.lease,
+                    LeaseRequest(holder=holder[:256], tokens=tokens),
+                    start_workflow_operation=start,
+                )
         except (RPCError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
             # E.g. the limiter between two runs (continue-as-new): the attempt is retried, as any blip.
             raise TransientError(
