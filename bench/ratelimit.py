@@ -9,8 +9,8 @@ rolling minute and answers 429 with Retry-After beyond. Workers are `worker.main
 the bench agent (two model calls a run) against it; with the limiter they get AGENT_RATE_LIMITS for the
 provider's own quotas. In the limiter arm one worker is SIGKILLed when `--kill-at` of the runs are done
 and started again: the limiter's state (its leases) must carry on. Printed per arm: 429s (share of
-calls), seconds lost to them (their Retry-After), throughput in steady state (calls and tokens after
-the first minute's burst, per minute) as a fraction of the binding quota; then the limiter's ceiling
+calls), seconds lost to them (their Retry-After), throughput (calls and tokens admitted in
+each whole minute from the first call) as a fraction of the binding quota; then the limiter's ceiling
 (leases per second one limiter grants on this machine). Exit 1 when the limiter arm misses ≤ 1 % 429s
 or ≥ 0.9× throughput, or its state reset.
 """
@@ -176,17 +176,17 @@ async def kill_and_revive(client: Client, pool: WorkerPool, root: Path) -> dict[
     return {"pid": pid, "leases_before": before["leases"], "leases_after_restart": after["leases"]}
 
 
-def steady_rate(times: list[float], weights: list[int], limit: int) -> float | None:
-    """Per minute after the first minute's burst: what came after the first `limit` units, over the
-    time from when that much had come to the last admission; None when the run never got past it."""
-    total, edge = 0, None
-    for at, weight in zip(times, weights, strict=True):
-        total += weight
-        if edge is None and total >= limit:
-            edge, base = at, total
-    if edge is None or times[-1] <= edge:
+def full_minutes_share(times: list[float], weights: list[int], limit: int) -> float | None:
+    """What the provider admitted in the whole minutes from the first call, as a share of what its
+    quota admits in them (`limit` a minute); None when the run lasted under a minute. The minute the
+    last calls fall in is left out: demand, not the quota, ends it."""
+    if not times:
         return None
-    return (total - base) / (times[-1] - edge) * 60.0
+    minutes = int((times[-1] - times[0]) // 60)
+    if minutes == 0:
+        return None
+    end = times[0] + 60.0 * minutes
+    return sum(w for at, w in zip(times, weights, strict=True) if at < end) / (limit * minutes)
 
 
 def figures(
@@ -194,9 +194,9 @@ def figures(
 ) -> dict[str, Any]:
     times = [at for at, _ in quota.admitted]
     calls = len(quota.admitted) + len(quota.refused)
-    rpm_rate = steady_rate(times, [1] * len(times), args.rpm)
-    tpm_rate = steady_rate(times, [t for _, t in quota.admitted], args.tpm)
-    shares = [r for r in (rpm_rate and rpm_rate / args.rpm, tpm_rate and tpm_rate / args.tpm) if r]
+    rpm_share = full_minutes_share(times, [1] * len(times), args.rpm)
+    tpm_share = full_minutes_share(times, [t for _, t in quota.admitted], args.tpm)
+    shares = [r for r in (rpm_share, tpm_share) if r is not None]
     return {
         "limiter": limited,
         "calls": calls,
@@ -205,9 +205,9 @@ def figures(
         "share_429": len(quota.refused) / max(1, calls),
         "seconds_lost_to_429": sum(quota.refused),
         "wall_s": round(wall_s, 1),
-        "steady_rpm": rpm_rate,
-        "steady_tpm": tpm_rate,
-        "throughput_of_limit": max(shares) if shares else None,
+        "share_of_rpm": rpm_share,
+        "share_of_tpm": tpm_share,
+        "throughput_of_limit": max(shares) if shares else None,  # of the binding quota
         "kill": kill,
         "limiter_state": state,
     }
@@ -222,7 +222,9 @@ async def ceiling(
     queue, key = f"rl-ceiling-{uuid.uuid4().hex[:6]}", f"ceiling-{uuid.uuid4().hex[:6]}"
     pool = WorkerPool(root, 1, worker_env(server, "http://127.0.0.1:9/v1", root, queue, None))
     pool.start_all()
-    limiter = FleetLimiter(client, queue, {key: RateLimit(key=key, rpm=1_000_000, shards=shards)})
+    limit = RateLimit(key=key, rpm=1_000_000, shards=shards)
+    # Three workers' limiters: each keeps its own few leases in flight, as three workers would.
+    limiters = [FleetLimiter(client, queue, {key: limit}) for _ in range(3)]
     counts = [0]
     try:
         await wait_ready(pool, root)
@@ -230,7 +232,7 @@ async def ceiling(
 
         async def caller(n: int) -> None:
             while time.monotonic() < deadline:
-                await limiter.grant(key, f"caller-{n}:lease")
+                await limiters[n % 3].grant(key, f"caller-{n}:lease")
                 counts[0] += 1
 
         await asyncio.gather(*(caller(n) for n in range(concurrency)))
@@ -245,14 +247,15 @@ async def ceiling(
 
 
 def report(arms: list[dict[str, Any]], tops: list[dict[str, Any]]) -> tuple[bool, list[str]]:
-    head = "| arm | runs | calls | 429s | share 429 | s lost to 429 | steady rpm | steady tpm | × limit | s |"
+    head = "| arm | runs | calls | 429s | share 429 | s lost to 429 | of rpm | of tpm | × limit | s |"
     lines = [head, "|---" * 10 + "|"]
     for a in arms:
         cells = [
             "with limiter" if a["limiter"] else "without",
             ", ".join(f"{k} {v}" for k, v in a["runs"].items()), a["calls"], a["status_429"],
             f"{a['share_429']:.1%}",
-            f"{a['seconds_lost_to_429']:.0f}", f"{a['steady_rpm'] or 0:.1f}", f"{a['steady_tpm'] or 0:.0f}",
+            f"{a['seconds_lost_to_429']:.0f}",
+            f"{a['share_of_rpm'] or 0:.2f}", f"{a['share_of_tpm'] or 0:.2f}",
             f"{a['throughput_of_limit'] or 0:.2f}", a["wall_s"],
         ]  # fmt: skip
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
