@@ -267,7 +267,8 @@ def report(arms: list[dict[str, Any]], tops: list[dict[str, Any]]) -> tuple[bool
     ok = on["share_429"] <= 0.01 and (on["throughput_of_limit"] or 0) >= 0.9 and kept
     if kill:
         lines.append(
-            f"worker killed mid-run: limiter leases {kill['leases_before']} → {kill['leases_after_restart']}"
+            f"worker killed mid-run: limiter leases {kill['leases_before']} at the kill, "
+            f"{kill['leases_after_restart']} after its restart, {on['limiter_state']['leases']} at the end"
         )
     lines += [f"limiter ceiling: {t['leases_per_s']:.0f} leases/s, {t['shards']} shard(s)" for t in tops]
     lines.append(
