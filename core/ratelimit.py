@@ -81,6 +81,7 @@ class LimiterInput(Frozen):
     # The leases of the last minute (grant times and their tokens), carried across continue-as-new.
     window_at: tuple[datetime, ...] = ()
     window_tokens: tuple[int, ...] = ()
+    window_holders: tuple[str, ...] = ()
 
 
 # The run's signal telling it a call waits for a lease (workflows/thinking.py shows it in progress).

@@ -40,7 +40,11 @@ class RateLimiterWorkflow:
     def __init__(self, inp: LimiterInput) -> None:
         self._limit = inp.limit
         self._s = inp.state
-        self._window: deque[tuple[datetime, int]] = deque(zip(inp.window_at, inp.window_tokens, strict=True))
+        holders = inp.window_holders or ("",) * len(inp.window_at)
+        # The leases of the last minute: when, how many tokens, and to whom.
+        self._window: deque[tuple[datetime, int, str]] = deque(
+            zip(inp.window_at, inp.window_tokens, holders, strict=True)
+        )
         self._leases_this_run = 0
 
     @workflow.run
@@ -56,8 +60,12 @@ class RateLimiterWorkflow:
     @workflow.update(name="lease")
     def lease(self, req: LeaseRequest) -> LeaseGrant:
         now = workflow.now()
+        # The retry of an attempt whose worker died while it waited gets its slot back, not another.
+        due = next((at for at, _, h in reversed(self._window) if h == req.holder and at > now), None)
+        if due is not None:
+            return LeaseGrant(key=self._limit.key, wait_s=(due - now).total_seconds(), held=False)
         at = self._earliest(max(now, self._s.hold_until or now), req.tokens)
-        self._window.append((at, req.tokens))
+        self._window.append((at, req.tokens, req.holder))
         self._leases_this_run += 1
         wait_s = (at - now).total_seconds()
         held = self._s.hold_until is not None and at == self._s.hold_until
@@ -92,8 +100,8 @@ class RateLimiterWorkflow:
             if len(recent) >= max_requests:
                 moved = max(moved, recent[len(recent) - max_requests][0] + WINDOW)
             if max_tokens is not None:
-                used = sum(t for _, t in recent)
-                for when, spent in recent:
+                used = sum(t for _, t, _ in recent)
+                for when, spent, _ in recent:
                     if used + tokens <= max_tokens:
                         break
                     used -= spent
@@ -106,6 +114,7 @@ class RateLimiterWorkflow:
         return LimiterInput(
             limit=self._limit,
             state=self._s,
-            window_at=tuple(at for at, _ in self._window),
-            window_tokens=tuple(t for _, t in self._window),
+            window_at=tuple(at for at, _, _ in self._window),
+            window_tokens=tuple(t for _, t, _ in self._window),
+            window_holders=tuple(h for _, _, h in self._window),
         )
