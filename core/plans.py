@@ -78,8 +78,13 @@ class PlanPolicy:
 
     max_steps: int = 8
     replans: int = 1  # planning rounds after the first, from the results of failed steps
+    # Times a refused plan goes back to the planner with its typed issues before the run ends; more
+    # rescues more runs from a planner's mistakes, at more model calls (and spread) per run.
+    corrections: int = 1
 
     def __post_init__(self) -> None:
+        if not 0 <= self.corrections <= 5:
+            raise ValueError(f"corrections must be within 0..5, not {self.corrections}")
         if not 1 <= self.max_steps <= 50:
             raise ValueError(f"max_steps must be within 1..50, not {self.max_steps}")
         if not 0 <= self.replans <= 3:

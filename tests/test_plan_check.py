@@ -121,3 +121,5 @@ def test_a_plan_policy_out_of_range_is_refused_when_the_agent_is_defined() -> No
         PlanPolicy(max_steps=0)
     with pytest.raises(ValueError, match="replans"):
         PlanPolicy(replans=-1)
+    with pytest.raises(ValueError, match="corrections"):
+        PlanPolicy(corrections=6)

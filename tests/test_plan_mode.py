@@ -18,7 +18,7 @@ from cli.trace import build_report, render
 from core.agent import Agent
 from core.guardrails import RunBudgets
 from core.models import AgentRequest, AgentResult, RunState, ToolOutcome
-from core.plans import StepState
+from core.plans import PlanPolicy, StepState
 from core.progress import ProgressKind
 from core.worker_options import worker_options
 from tests.conftest import SCRIPTED_URL, result_or_task_failure
@@ -181,3 +181,12 @@ async def test_mode_routed_per_task_by_code(env: WorkflowEnvironment) -> None:
     react, _, runs, wire = await run_plan(env, ScriptedPlanner(), agent=agent, task="Just answer.")
     assert react.plan == () and not runs
     assert "tools" in wire.requests[0]  # a ReAct turn offers the agent's tools
+
+
+async def test_more_corrections_when_the_agent_allows_them(env: WorkflowEnvironment) -> None:
+    agent = planning_agent(planning=PlanPolicy(corrections=2))
+    bad = [step("s1", "findaccount", owner="Ada")]
+    planner = ScriptedPlanner(bad, bad, [step("s1", "find_account", owner="Ada")])
+    result, _, runs, _ = await run_plan(env, planner, agent=agent)
+    assert result.status == RunState.COMPLETED and result.turns == 4  # 3 planning calls, 1 answer
+    assert runs == Counter(find_account=1)

@@ -91,15 +91,16 @@ class PlanLoop:
         await self._answer()
 
     async def _plan(self, round_no: int) -> Plan:
-        """The round's plan, checked; its issues go back to the planner once."""
-        first = await self._propose(round_no)
-        if isinstance(first, Plan):
-            return first
-        self._ask(prompts.PLAN_REFUSED.format(issues=_issues_json(first)))
-        second = await self._propose(round_no)
-        if isinstance(second, Plan):
-            return second
-        self._refused(second)
+        """The round's plan, checked; its issues go back to the planner (once, by default)."""
+        proposed = await self._propose(round_no)
+        for _ in range(self.config.agent.planning.corrections):
+            if isinstance(proposed, Plan):
+                return proposed
+            self._ask(prompts.PLAN_REFUSED.format(issues=_issues_json(proposed)))
+            proposed = await self._propose(round_no)
+        if isinstance(proposed, Plan):
+            return proposed
+        self._refused(proposed)
 
     async def _propose(self, round_no: int) -> Plan | list[PlanIssue]:
         reply = await self._think()
@@ -120,10 +121,15 @@ class PlanLoop:
     def _refused(self, issues: list[PlanIssue]) -> NoReturn:
         kinds = sorted({i.kind for i in issues})
         answer = (
-            f"The run stopped before any step ran: the plan was refused twice ({', '.join(kinds)}). "
+            f"The run stopped before any step ran: the plan was refused {self._tries()} "
+            f"({', '.join(kinds)}). "
             f"{partial_answer(self.state.turn, self.state.calls)}"
         )
         raise Stop(m.RunState.FAILED, answer.strip(), InvalidInputError.__name__)
+
+    def _tries(self) -> str:
+        tries = self.config.agent.planning.corrections + 1
+        return {1: "once", 2: "twice"}.get(tries, f"{tries} times")
 
     async def _answer(self) -> NoReturn:
         self._ask(prompts.PLAN_ANSWER)
