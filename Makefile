@@ -92,6 +92,12 @@ chaos: install
 bench-slow-kill: install
 	$(PY) -m bench.slow_kill --latency-s 20 --target-s 40
 
+# Issue 18: 3 workers, 100 runs against the fake provider's 60 rpm / 20,000 tpm, without and with the fleet
+# limiter in one run (429s, time lost, throughput vs the limit), a worker killed mid-run; ~8 min.
+.PHONY: bench-ratelimit
+bench-ratelimit: install
+	$(PY) -m bench.ratelimit --runs 100 --workers 3 --rpm 60 --tpm 20000 --out bench/results/ratelimit.json
+
 # Decrypts history for the Temporal UI (Settings → Codec Server: http://localhost:8081); needs AGENT_CODEC_KEYS.
 codec-server: install
 	$(PY) -m cli.codec_server --port 8081

@@ -26,6 +26,7 @@ from activities.llm.models_from_env import extra_specs, open_models
 from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.llm.summarize import SummarizeActivities
 from activities.memory import EpisodeStore, MemoryActivities
+from activities.ratelimit import FleetLimiter
 from activities.tools.activities import ToolHooks, build_tool_activities
 from core.agent import Agent, AgentEnv
 from core.apps import load_agents, opened_deps
@@ -34,14 +35,17 @@ from core.config import ConfigError, Settings
 from core.gc_tuning import tune_gc
 from core.logging import configure_logging
 from core.process import exit_now
+from core.ratelimit import RateLimit, RateLimitConfigError, parse_limits
 from core.served import Served, ServingError, for_replay, serve
 from core.telemetry import install_runtime_from_env, metrics_bind_address, tracing_interceptors
 from core.worker_options import worker_options
 from evals.scheduled import EvalActivities
 from evals.suite_workflow import EvalSuiteWorkflow
 from workflows.agent import AgentWorkflow
+from workflows.batch import BatchWorkflow
 from workflows.conversation import ConversationWorkflow
 from workflows.ledger import UserDayLedgerWorkflow
+from workflows.rate_limiter import RateLimiterWorkflow
 
 log = structlog.get_logger()
 
@@ -65,6 +69,7 @@ def build_worker(
     breakers: Mapping[str, BreakerBoard] | None = None,
     data_dir: Path | None = None,
     memory: EpisodeStore | None = None,
+    rate_limits: Mapping[str, RateLimit] | None = None,
     **options: Any,
 ) -> Worker:
     """The worker of a deployment; `options` override the production ones (core/worker_options.py).
@@ -79,7 +84,8 @@ def build_worker(
         served = Served.of(list(agents), sorted(registry.names()))
     except ServingError as exc:
         raise ConfigError(str(exc)) from None
-    tools = _tool_activities(agents, deps, hooks, breakers or {})
+    limiter = _limiter(client, task_queue, registry, agents, rate_limits)  # the fleet's rate limiters
+    tools = _tool_activities(agents, deps, hooks, breakers or {}, limiter)
     serve(task_queue, served)
     ledger = LedgerActivities(client, task_queue)  # per-user daily ledgers live on this queue too
     # Ours first, so every event (the tracer's included) carries the activity's context.
@@ -88,13 +94,20 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[AgentWorkflow, UserDayLedgerWorkflow, EvalSuiteWorkflow, ConversationWorkflow],
+        workflows=[
+            AgentWorkflow,
+            UserDayLedgerWorkflow,
+            EvalSuiteWorkflow,
+            ConversationWorkflow,
+            RateLimiterWorkflow,
+            BatchWorkflow,
+        ],
         activities=[
             # The scheduled eval (evals/scheduled.py): results stored under the data dir.
             EvalActivities(agents, registry, deps, data_dir).run_suite,
             episodes.write_episode,
             episodes.recall_episodes,
-            LlmActivities(registry, served.agents).complete,
+            LlmActivities(registry, served.agents, limiter).complete,
             SummarizeActivities(registry, served.agents).summarize,
             ledger.reserve,
             ledger.settle,
@@ -107,10 +120,42 @@ def build_worker(
     )
 
 
+def _limiter(
+    client: Client,
+    task_queue: str,
+    models: ModelRegistry,
+    agents: Sequence[Agent[Any]],
+    limits: Mapping[str, RateLimit] | None,
+) -> FleetLimiter | None:
+    """The fleet limiter of these limits; ConfigError for a limit on a model or tool not served here."""
+    if not limits:
+        return None
+    tools = {f"tool:{agent.name}.{spec.name}" for agent in agents for spec in agent.tools}
+    unknown = sorted(key for key in limits if key not in models.names() and key not in tools)
+    if unknown:
+        raise ConfigError(f"rate limits for models or tools this worker does not serve: {unknown}")
+    return FleetLimiter(client, task_queue, limits)
+
+
+def rate_limits_from_env(env: Mapping[str, str] | None = None) -> dict[str, RateLimit]:
+    """AGENT_RATE_LIMITS; ConfigError for a limit that cannot be met (0 requests, negative tokens)."""
+    env = os.environ if env is None else env
+    try:
+        return parse_limits(env.get("AGENT_RATE_LIMITS", ""))
+    except RateLimitConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build_replayer(agents: Sequence[Agent[Any]], data_converter: DataConverter) -> Replayer:
     """A Replayer of agent runs: histories of any task queue resolve their agents among `agents`."""
     for_replay(Served.of(list(agents)))
-    workflows = [AgentWorkflow, UserDayLedgerWorkflow, ConversationWorkflow]
+    workflows = [
+        AgentWorkflow,
+        UserDayLedgerWorkflow,
+        ConversationWorkflow,
+        RateLimiterWorkflow,
+        BatchWorkflow,
+    ]
     return Replayer(workflows=workflows, data_converter=data_converter)
 
 
@@ -119,6 +164,7 @@ def _tool_activities(
     deps: Mapping[str, Any],
     hooks: ToolHooks | None,
     breakers: Mapping[str, BreakerBoard],
+    limiter: FleetLimiter | None = None,
 ) -> list[Any]:
     built: list[Any] = []
     names: set[str] = set()
@@ -131,7 +177,7 @@ def _tool_activities(
                     raise ConfigError(f"two tools would register the activity {name!r}")
                 names.add(name)
         board = breakers.get(agent.name)  # None: from the specs and AGENT_BREAKERS
-        built += build_tool_activities(agent, deps.get(agent.name), hooks, breakers=board)
+        built += build_tool_activities(agent, deps.get(agent.name), hooks, breakers=board, limiter=limiter)
     return built
 
 
@@ -145,6 +191,7 @@ async def main() -> None:
     gc_thresholds = tune_gc()  # ...and a bad AGENT_GC_THRESHOLD
     agents = served_agents()  # ...and a bad AGENT_APPS
     extra_specs()  # ...and a bad AGENT_MODELS
+    rate_limits = rate_limits_from_env()  # ...and a rate limit that cannot be met
     # Before the client exists: the client (and so the worker) takes the default runtime.
     runtime = install_runtime_from_env()
     client = await connect(settings)
@@ -163,6 +210,7 @@ async def main() -> None:
             deps,
             data_dir=settings.data_dir,
             memory=memory,
+            rate_limits=rate_limits,
             **options,
         ),
     ):

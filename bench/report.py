@@ -96,36 +96,46 @@ def _retryable(name: str) -> bool:
     return cls is not None and cls.retryable
 
 
-def _row(label: str, left: object, right: object) -> str:
-    return f"| {label:<30} | {left!s:>30} | {right!s:>30} |"
+ARM_TITLES = {
+    "naive": "naive ReAct (in-process)",
+    "ours": "AgentWorkflow ReAct",
+    "plan": "AgentWorkflow plan mode",
+}
+
+
+def _row(label: str, *cells: object) -> str:
+    return f"| {label:<30} | " + " | ".join(f"{c!s:>26}" for c in cells) + " |"
 
 
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
 
 
-def main_table(naive: dict[str, Any], ours: dict[str, Any], rate: float) -> list[str]:
+_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("success", "success_pct", "{:.1f} %"),
+    ("total retries", "retries", "{}"),
+    ("useful retries", "useful_retries", "{}"),
+    ("wasted retries", "wasted_retries", "{}"),
+    ("waste %", "waste_pct", "{:.1f} %"),
+    ("retries on non-retryable", "retries_on_non_retryable", "{}"),
+    ("steps avg (model calls)", "steps_avg", "{:.2f}"),
+    ("steps σ", "steps_sd", "{:.2f}"),
+    ("latency p50 (ms)", "latency_p50_ms", "{:.0f}"),
+    ("latency p95 (ms)", "latency_p95_ms", "{:.0f}"),
+    ("tokens", "tokens", "{}"),
+    ("degraded (fallback) results", "degraded_results", "{}"),
+)
+
+
+def main_table(arms: dict[str, dict[str, Any]], rate: float) -> list[str]:
+    """One column per arm (naive, ours, plan: whichever ran), one row per metric."""
+    first = next(iter(arms.values()))
     lines = [
-        f"Hallucination rate {rate:.0%}, {naive['tasks']} tasks",
-        _row("metric", "naive ReAct (in-process)", "AgentWorkflow (Temporal)"),
-        "|" + "-" * 32 + "|" + "-" * 32 + "|" + "-" * 32 + "|",
+        f"Hallucination rate {rate:.0%}, {first['tasks']} tasks",
+        _row("metric", *(ARM_TITLES.get(name, name) for name in arms)),
+        "|" + "-" * 32 + ("|" + "-" * 28) * len(arms) + "|",
     ]
-    pct = "{:.1f} %"
-    rows: list[tuple[str, str, str]] = [
-        ("success", "success_pct", pct),
-        ("total retries", "retries", "{}"),
-        ("useful retries", "useful_retries", "{}"),
-        ("wasted retries", "wasted_retries", "{}"),
-        ("waste %", "waste_pct", pct),
-        ("retries on non-retryable", "retries_on_non_retryable", "{}"),
-        ("steps avg", "steps_avg", "{:.2f}"),
-        ("steps σ", "steps_sd", "{:.2f}"),
-        ("latency p50 (ms)", "latency_p50_ms", "{:.0f}"),
-        ("latency p95 (ms)", "latency_p95_ms", "{:.0f}"),
-        ("tokens", "tokens", "{}"),
-        ("degraded (fallback) results", "degraded_results", "{}"),
-    ]
-    lines += [_row(label, fmt.format(naive[key]), fmt.format(ours[key])) for label, key, fmt in rows]
+    lines += [_row(label, *(fmt.format(a[key]) for a in arms.values())) for label, key, fmt in _ROWS]
     lines.append("")
     for title, key in (
         ("failure reasons", "failure_reasons"),
@@ -133,27 +143,29 @@ def main_table(naive: dict[str, Any], ours: dict[str, Any], rate: float) -> list
         ("retried error types", "retried_error_types"),
     ):
         lines.append(f"{title}:")
-        lines.append(f"  naive: {_counts(naive[key])}")
-        lines.append(f"  ours:  {_counts(ours[key])}")
+        lines += [f"  {name}: {_counts(a[key])}" for name, a in arms.items()]
     return lines
 
 
-Cell = Callable[[float, dict[str, Any], dict[str, Any]], str]
-SWEEP_COLUMNS: tuple[tuple[str, Cell], ...] = (
-    ("halluc.", lambda rate, n, o: f"{rate:.0%}"),
-    ("naive success", lambda rate, n, o: f"{n['success_pct']:.1f} %"),
-    ("naive retries", lambda rate, n, o: str(n["retries"])),
-    ("naive wasted", lambda rate, n, o: f"{n['wasted_retries']} ({n['waste_pct']:.1f} %)"),
-    ("ours success", lambda rate, n, o: f"{o['success_pct']:.1f} %"),
-    ("ours retries", lambda rate, n, o: str(o["retries"])),
-    ("ours wasted", lambda rate, n, o: f"{o['wasted_retries']} ({o['waste_pct']:.1f} %)"),
+Cell = Callable[[dict[str, Any]], str]
+ARM_COLUMNS: tuple[tuple[str, Cell], ...] = (
+    ("success", lambda a: f"{a['success_pct']:.1f} %"),
+    ("retries", lambda a: str(a["retries"])),
+    ("wasted", lambda a: f"{a['wasted_retries']} ({a['waste_pct']:.1f} %)"),
+    ("steps σ", lambda a: f"{a['steps_sd']:.2f}"),
 )
 
 
-def sweep_table(rows: list[tuple[float, dict[str, Any], dict[str, Any]]]) -> list[str]:
-    cells = [[cell(rate, naive, ours) for _, cell in SWEEP_COLUMNS] for rate, naive, ours in rows]
-    widths = [max(len(title), *(len(row[i]) for row in cells)) for i, (title, _) in enumerate(SWEEP_COLUMNS)]
-    head = "| " + " | ".join(t.ljust(w) for (t, _), w in zip(SWEEP_COLUMNS, widths, strict=True)) + " |"
+def sweep_table(rows: list[tuple[float, dict[str, dict[str, Any]]]]) -> list[str]:
+    """One row per hallucination rate; for every arm its success, retries, wasted retries and σ."""
+    names = list(rows[0][1]) if rows else []
+    titles = ["halluc.", *(f"{name} {title}" for name in names for title, _ in ARM_COLUMNS)]
+    cells = [
+        [f"{rate:.0%}", *(cell(arms[name]) for name in names for _, cell in ARM_COLUMNS)]
+        for rate, arms in rows
+    ]
+    widths = [max(len(title), *(len(row[i]) for row in cells)) for i, title in enumerate(titles)]
+    head = "| " + " | ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     body = ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
     return ["Sensitivity sweep (same tasks, same tool faults)", head, rule, *body]

@@ -23,11 +23,12 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 from activities.llm.openai_provider import OpenAIProvider
-from activities.llm.scripted import ScriptBook, ScriptedTransport
+from activities.llm.scripted import Policy, ScriptBook, ScriptedTransport
 from bench.agents import BENCH
 from bench.faults import Attempt, FaultPlan, FaultyModel, faulty_registry
 from bench.report import RetryRecord, TaskRecord, failure_reason
 from bench.tasks import BenchPolicy, BenchTask
+from core.agent import Agent
 from core.models import AgentLimits, AgentRequest, AgentResult, ToolOutcome
 from worker import build_worker
 from workflows.agent import AgentWorkflow
@@ -116,6 +117,7 @@ def to_record(
     history: WorkflowHistory,
     attempts: list[Attempt],
     ms: float,
+    arm: str = "temporal",
 ) -> TaskRecord:
     errors: Counter[str] = Counter(a.error_type for a in attempts if a.error_type is not None)
     errors.update(
@@ -124,7 +126,7 @@ def to_record(
     last_error = next((c.error_type for c in reversed(result.tool_calls) if c.error_type), None)
     status = result.status.value
     return TaskRecord(
-        agent="temporal",
+        agent=arm,
         hallucination_rate=plan.hallucination_rate,
         task_id=task.task_id,
         kind=task.kind,
@@ -144,21 +146,36 @@ def to_record(
     )
 
 
-def bench_worker(client: Client, queue: str, plan: FaultPlan, attempts: list[Attempt]) -> Worker:
-    """The worker of worker.build_worker, with the bench tools wrapped in the fault plan."""
-    model = FaultyModel(BenchPolicy(), plan)
+def bench_worker(
+    client: Client,
+    queue: str,
+    plan: FaultPlan,
+    attempts: list[Attempt],
+    agent: Agent[None] = BENCH,
+    model: Policy | None = None,
+) -> Worker:
+    """The worker of worker.build_worker, with the bench tools wrapped in the fault plan; the model is
+    the competent bench model with the plan's hallucinations (a planner's, in plan mode)."""
+    model = model or FaultyModel(BenchPolicy(), plan)
     provider = OpenAIProvider(
         "http://scripted.invalid/v1",
         default_model="scripted",
         transport=ScriptedTransport(ScriptBook({}, model)),
     )
-    faulty = dataclasses.replace(BENCH, tools=tuple(faulty_registry(BENCH.registry, plan, attempts)))
+    faulty = dataclasses.replace(agent, tools=tuple(faulty_registry(agent.registry, plan, attempts)))
     return build_worker(client, queue, [faulty], provider, {})
 
 
 async def run_ours(
-    client: Client, tasks: list[BenchTask], plan: FaultPlan, concurrency: int
+    client: Client,
+    tasks: list[BenchTask],
+    plan: FaultPlan,
+    concurrency: int,
+    agent: Agent[None] = BENCH,
+    model: Policy | None = None,
 ) -> list[TaskRecord]:
+    """Every task as an AgentWorkflow run of `agent` (ReAct, or plan mode when its definition says so)."""
+    arm = "temporal" if agent.mode == "react" else "plan"
     tag = uuid.uuid4().hex[:6]
     queue = f"bench-{tag}"
     attempts: list[Attempt] = []
@@ -166,9 +183,10 @@ async def run_ours(
 
     async def one(task: BenchTask) -> TaskRecord:
         async with gate:
-            workflow_id = f"bench-h{round(plan.hallucination_rate * 100)}-{tag}-{task.task_id}"
+            prefix = "bench" if arm == "temporal" else "bench-plan"
+            workflow_id = f"{prefix}-h{round(plan.hallucination_rate * 100)}-{tag}-{task.task_id}"
             request = AgentRequest(
-                task=task.prompt, user_id="bench", agent=BENCH.name, limits=AgentLimits(max_turns=STEP_CAP)
+                task=task.prompt, user_id="bench", agent=agent.name, limits=AgentLimits(max_turns=STEP_CAP)
             )
             started = time.perf_counter()
             handle = await client.start_workflow(AgentWorkflow.run, request, id=workflow_id, task_queue=queue)
@@ -176,7 +194,7 @@ async def run_ours(
             ms = (time.perf_counter() - started) * 1000
             history = await handle.fetch_history()
         mine = [a for a in attempts if a.workflow_id == workflow_id]
-        return to_record(task, plan, result, history, mine, ms)
+        return to_record(task, plan, result, history, mine, ms, arm)
 
-    async with bench_worker(client, queue, plan, attempts):
+    async with bench_worker(client, queue, plan, attempts, agent, model):
         return list(await asyncio.gather(*(one(task) for task in tasks)))

@@ -38,6 +38,14 @@ def event_lines(event: ProgressEvent) -> list[str]:
         return [f"  {mark} {event.label} {event.outcome}: {event.detail}".rstrip(" :")]
     if kind == ProgressKind.APPROVAL_DECIDED:
         return [f"  {VERDICTS.get(event.outcome or '', event.outcome)}: {event.label} ({event.detail})"]
+    if kind == ProgressKind.RATE_LIMITED:
+        return [f"  ⏳ {event.detail}"]
+    if kind == ProgressKind.PLAN:
+        if event.outcome == "refused":
+            return [f"  ✗ plan refused before anything ran: {event.detail}"]
+        return [f"  ☰ plan ({event.detail}): {event.label}"]
+    if kind == ProgressKind.PLAN_STEP:
+        return [f"  · step {event.label}: {event.outcome}{f' ({event.detail})' if event.detail else ''}"]
     if kind == ProgressKind.HUMAN_REPLY:
         return [f"  ↩ {event.label} replied ({event.outcome})"]
     return []  # waiting approvals, escalations and the end: the follower prints those with details

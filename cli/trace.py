@@ -77,6 +77,7 @@ class TraceReport(BaseModel):
     failure: FailureReport | None
     # A fork's parent and the turn it forked at: turns up to it are the parent's, not in this history.
     forked_from: Json | None = None
+    plan: list[Json] = []  # plan mode: every step of every round, with its state
 
 
 async def fetch(client: Client, workflow_id: str) -> WorkflowHistory:
@@ -236,6 +237,7 @@ async def build_report(history: WorkflowHistory, converter: DataConverter | None
         totals=totals,
         failure=_failure_report(acts, run, result),
         forked_from=request.get("fork") if isinstance(request.get("fork"), dict) else None,
+        plan=[step for step in result.get("plan") or [] if isinstance(step, dict)],
     )
 
 
@@ -283,6 +285,10 @@ def render(data: Json) -> list[str]:
             timing = _ms(c["latency_ms"], c["attempts"]) if c["attempts"] else "no activity"
             lines.append(f"  action {c['call_id']} {c['tool']}({args}) → {outcome}, {timing}")
             lines += [f"    observation: {_clip(c['observation'])}"] if c["observation"] else []
+    for step in data.get("plan") or []:
+        after = f" after {', '.join(step['depends_on'])}" if step.get("depends_on") else ""
+        why = f" ({step['error_type']})" if step.get("error_type") else ""
+        lines.append(f"plan {step['round']}.{step['id']} {step['tool']}{after}: {step['state']}{why}")
     lines += [
         f"signal {s['name']} at {s['at']}: {json.dumps(s['payload'], default=str)}" for s in data["signals"]
     ]

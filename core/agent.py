@@ -30,6 +30,7 @@ from core.errors import InvalidInputError
 from core.guardrails import ContextSettings, RunBudgets
 from core.llm import ToolSchema
 from core.models import AgentLimits
+from core.plans import Mode, PlanPolicy
 from core.toolspec import ToolRegistry, ToolSpec
 from core.triggers import EscalationTrigger
 
@@ -216,6 +217,12 @@ class Agent(Generic[D]):
     description: str = ""
     # How it converses in a ConversationWorkflow: double-texting, idle timeout, memory sizes.
     conversation: ConversationPolicy = field(default_factory=ConversationPolicy)
+    # "plan": one planner call, the plan checked and run as code (workflows/planning.py); "react": the
+    # loop of workflows/agent.py. `mode_for`, when set, routes each task by code instead (it must be
+    # deterministic: it runs in workflow code).
+    mode: Mode = "react"
+    mode_for: Callable[[str], Mode] | None = field(default=None, compare=False)
+    planning: PlanPolicy = field(default_factory=PlanPolicy)
 
     def __post_init__(self) -> None:
         if not re.match(AGENT_NAME, self.name):
@@ -238,6 +245,9 @@ class Agent(Generic[D]):
     @cached_property
     def irreversible(self) -> frozenset[str]:
         return frozenset(spec.name for spec in self.tools if spec.irreversible)
+
+    def mode_of(self, task: str) -> Mode:
+        return self.mode_for(task) if self.mode_for is not None else self.mode
 
     def activity_name(self, spec: ToolSpec, precheck: bool = False) -> str:
         """`tool.<agent>.<tool>`: two agents' tools of one name never share an activity."""

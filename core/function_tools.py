@@ -55,6 +55,7 @@ def function_tool(fn: Callable[..., Awaitable[BaseModel]], **options: Any) -> To
         description=options.pop("description", summary),
         args_model=args_model,
         handler=handler,
+        result_model=options.pop("result_model", get_type_hints(fn)["return"]),
         **options,
     )
 

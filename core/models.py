@@ -38,6 +38,7 @@ from core.llm import (
     ToolCall,
     ToolSchema,
 )
+from core.plans import StepView
 from core.progress import ProgressEvent
 from core.triggers import EscalationTrigger
 
@@ -254,6 +255,7 @@ class RunStatus(Frozen):
     steps: tuple[TraceStep, ...] = ()
     calls: tuple[ToolCallRecord, ...] = ()
     audit: tuple[AuditEntry, ...] = ()
+    plan: tuple[StepView, ...] = ()  # plan mode: every round's steps with their states
 
 
 class AgentResult(Frozen):
@@ -276,6 +278,7 @@ class AgentResult(Frozen):
     spent: BudgetUse | None = None
     loops: LoopCounters | None = None
     runs: int = 1  # workflow runs this result spans (continue-as-new)
+    plan: tuple[StepView, ...] = ()  # plan mode: every round's steps with their states
 
 
 class Carry(Frozen):

@@ -21,6 +21,9 @@ class ProgressKind(StrEnum):
     ESCALATED = "escalated"
     HUMAN_REPLY = "human_reply"
     ENDED = "ended"
+    PLAN = "plan"  # a plan was accepted (label: its steps) or refused (outcome "refused", detail why)
+    RATE_LIMITED = "rate_limited"  # a call waits for the fleet's rate limit (detail: how long)
+    PLAN_STEP = "plan.step"  # a plan step changed state (label: step id and tool, outcome: state)
 
 
 class ProgressEvent(Frozen):

@@ -74,6 +74,9 @@ class ToolSpec:
     # A read-only tool whose result a conversation may reuse for this long (workflows/tool_cache.py):
     # the same call with the same arguments is answered from workflow state, with no activity.
     cache_ttl_s: float | None = None
+    # The model of the handler's result, when known (function tools): lets a plan's reference to a
+    # result field (`$s1.transaction_id`) be checked before anything runs.
+    result_model: type[BaseModel] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.match(TOOL_NAME, self.name):

@@ -171,4 +171,5 @@ def test_tiny_bench_on_a_dev_server(tmp_path: Path) -> None:
     assert summary["ours"]["retries_on_non_retryable"] == 0
     assert summary["naive"]["wasted_retries"] > 0
     assert summary["ours"]["success"] == summary["ours"]["tasks"] == 6
-    assert len(document["results"]) == 12
+    assert summary["plan"]["wasted_retries"] == summary["plan"]["retries_on_non_retryable"] == 0
+    assert len(document["results"]) == 18  # three arms

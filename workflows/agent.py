@@ -10,9 +10,6 @@ run's state (workflows/state.py) and return decisions."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from temporalio import workflow
@@ -22,19 +19,19 @@ with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.errors import AgentError
     from core.progress import ProgressKind
-    from workflows import carry, critic, events, metrics, prompts
+    from workflows import carry, events, metrics, planning
     from workflows.acting import ToolRunner
     from workflows.config import RunConfig, resolve_here
     from workflows.escalation import Escalator
     from workflows.guard import Guard
     from workflows.human import HumanLoop
     from workflows.limits import Limits
+    from workflows.loop import Loop
     from workflows.outcome import Stop, partial_answer
     from workflows.progress import InFlight, ProgressLog
     from workflows.publishing import Publisher
-    from workflows.routing import renumber, route
     from workflows.state import AgentState, compact
-    from workflows.thinking import Thinker, nudge_for
+    from workflows.thinking import Thinker
 
 
 @workflow.defn(name="AgentWorkflow")
@@ -73,9 +70,10 @@ class AgentWorkflow:
             limits = Limits(guard, self._state, escalator)
             runner = ToolRunner(config.agent, self._human, self._in_flight, limits, request.user_id)
             thinker = Thinker(config, self._state, guard, limits, self._progress)
-            loop = _Loop(config, self._state, guard, limits, escalator, runner, thinker, self._after_calls)
+            loop = Loop(config, self._state, guard, limits, escalator, runner, thinker, self._after_calls)
             if request.carry is None:
                 await escalator.on_task(request.task)
+            await planning.run_if_planned(loop, self._progress, request)  # plan mode ends the run in it
             await loop.turns(self._continue_as_new)
             found = partial_answer(self._state.turn, self._state.calls)
             raise Stop(m.RunState.BUDGET_EXHAUSTED, found, "max_turns")
@@ -144,6 +142,7 @@ class AgentWorkflow:
             spent=self._guard.spent if self._guard else None,
             loops=self._guard.loop.counters if self._guard else None,
             runs=state.runs,
+            plan=tuple(state.plan),
         )
 
     def _after_calls(self, records: list[m.ToolCallRecord]) -> None:
@@ -208,6 +207,7 @@ class AgentWorkflow:
             steps=tuple(state.steps),
             calls=tuple(state.calls),
             audit=tuple(human.gate.audit),
+            plan=tuple(state.plan),
         )
 
     @workflow.query(name="progress")
@@ -222,79 +222,3 @@ class AgentWorkflow:
             pending=tuple(self._human.gate.pending.values()),
             escalation=self._human.escalation if state.status == m.RunState.ESCALATED else None,
         )
-
-
-@dataclass
-class _Loop:
-    """The turns of one run: think, then act on the proposed calls; raises Stop to end the run."""
-
-    config: RunConfig
-    state: AgentState
-    guard: Guard
-    limits: Limits
-    escalator: Escalator
-    runner: ToolRunner
-    thinker: Thinker
-    calls_done: Callable[[list[m.ToolCallRecord]], None]  # progress lines, search attributes
-
-    async def turns(self, continue_as_new: Callable[[Guard, str], Awaitable[None]]) -> None:
-        state = self.state
-        if resumed := state.resume_calls:  # a fork: the approvals pending at its fork point, asked again
-            state.resume_calls = ()
-            await self._act(state.turn, resumed)
-        while state.turn < state.turn_limit:
-            self.escalator.check_cancel()
-            if carry.due(state.turn - state.run_first_turn, self.guard):
-                await continue_as_new(self.guard, self.config.prompt_version)
-            state.turn += 1
-            await self._step(state.turn)
-
-    async def _step(self, turn: int) -> None:
-        state = self.state
-        reply = await self.thinker.think(turn)
-        nudge = nudge_for(reply)
-        if nudge is not None:
-            if reply.rejected is None:  # a refused reply keeps none of its text
-                state.messages.append(m.ChatMessage(role="assistant", content=reply.content))
-            state.messages.append(m.ChatMessage(role="user", content=nudge))
-            return
-        if not reply.tool_calls:
-            self._final_answer(turn, reply.content.strip())
-            return
-        calls = renumber(reply.tool_calls, turn)
-        state.messages.append(m.ChatMessage(role="assistant", content=reply.content, tool_calls=calls))
-        await self._act(turn, calls)
-
-    async def _act(self, turn: int, calls: tuple[m.ToolCall, ...]) -> None:
-        state = self.state
-        routed = [route(call, self.config.agent.registry) for call in calls]
-        await self.limits.tool_calls(len(routed))
-        # Independent calls run in parallel; observations return in call order.
-        records = list(await asyncio.gather(*(self.runner.run(turn, r) for r in routed)))
-        for record, one in zip(records, routed, strict=True):
-            state.calls.append(record)
-            declared = one.spec.truncation if one.spec is not None else None
-            text = self.guard.observation(record.tool, record.observation, declared)
-            state.messages.append(
-                m.ChatMessage(role="tool", content=text, tool_call_id=record.call_id, name=record.tool)
-            )
-        self.calls_done(records)
-        await self.limits.after_results(records)
-        await self.escalator.after_calls(records)
-
-    def _final_answer(self, turn: int, answer: str) -> None:
-        """End the run with the model's answer, once the critic finds every action stated in it."""
-        state, agent = self.state, self.config.agent
-        missing = critic.unreported(answer, state.calls, agent.irreversible, agent.critic)
-        if missing and not state.critiqued and turn < state.turn_limit:
-            state.critiqued = True
-            state.messages.append(m.ChatMessage(role="assistant", content=answer))
-            facts = prompts.CRITIC_REPLY.format(facts=" ".join(missing))
-            state.messages.append(m.ChatMessage(role="user", content=facts))
-            return
-        if missing:
-            # Still missing after one chance: state the facts rather than let the answer hide them.
-            answer = f"{answer}\n\nActions taken: {' '.join(missing)}"
-        denied = any(c.outcome == m.ToolOutcome.DENIED for c in state.calls)
-        acted = any(c.outcome == m.ToolOutcome.OK and c.tool in agent.irreversible for c in state.calls)
-        raise Stop(m.RunState.DENIED if denied and not acted else m.RunState.COMPLETED, answer, None)

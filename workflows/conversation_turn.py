@@ -1,4 +1,4 @@
-"""One message of a conversation, handled by the single run's loop (workflows/agent.py: _Loop).
+"""One message of a conversation, handled by the single run's loop (workflows/loop.py: Loop).
 
 Each message gets what a single run gets: its own state, Guard (budgets, bounded context, loop
 detector), Limits, Escalator and critic, with the conversation's HumanLoop (so approvals and replies
@@ -21,12 +21,12 @@ with workflow.unsafe.imports_passed_through():
     from core.errors import AgentError
     from core.guardrails import BudgetUse, RunBudgets
     from core.progress import ProgressKind
-    from workflows.agent import _Loop
     from workflows.config import RunConfig
     from workflows.escalation import Escalator
     from workflows.guard import Guard
     from workflows.human import HumanLoop
     from workflows.limits import Limits
+    from workflows.loop import Loop
     from workflows.outcome import Stop, partial_answer
     from workflows.progress import InFlight, ProgressLog
     from workflows.state import AgentState
@@ -91,7 +91,7 @@ class MessageTurn:
             self.cache, config.agent, self.human, in_flight, limits, self.request.user_id
         )
         thinker = Thinker(config, state, guard, limits, self.progress)
-        loop = _Loop(config, state, guard, limits, escalator, runner, thinker, self._calls_done)
+        loop = Loop(config, state, guard, limits, escalator, runner, thinker, self._calls_done)
         await escalator.on_task(self.request.task)
         await loop.turns(_between_messages_only)
 

@@ -35,3 +35,32 @@ HUMAN_GUIDANCE = (
     "A human colleague ({responder}) reviewed this case and says: {text}\n"
     "Continue the case with this guidance."
 )
+
+# ── plan-and-execute (workflows/planning.py) ──
+
+# Bench and test stand-ins recognise a planning request by this sentence.
+PLAN_MARKER = "Plan this task as steps before anything runs."
+
+PLAN_REQUEST = (
+    PLAN_MARKER + " Reply with only JSON, no prose: "
+    '{{"steps": [{{"id": "s1", "tool": "<tool name>", "arguments": {{...}}, "depends_on": [], '
+    '"reason": "<why>"}}]}}. Steps without a dependency between them run in parallel. A later step may '
+    'use a field of an earlier step\'s result as a whole argument value, written "$s1.<field>". '
+    "At most {max_steps} steps. The tools:\n{tools}"
+)
+
+PLAN_REFUSED = (
+    "Your plan was refused before anything ran, for these reasons (JSON): {issues}\n"
+    "Reply with a corrected plan, as only JSON in the same form."
+)
+
+PLAN_REPLAN = (
+    "These steps did not get done: {failed}. Their results are above. Reply with a new plan, as only "
+    "JSON in the same form, for what remains of the task (steps already done need not run again); "
+    'or {{"steps": []}} if nothing more can be done.'
+)
+
+PLAN_ANSWER = (
+    "The plan has run; the step results are above. Write the final answer for the user now, in plain "
+    "text, from those results only."
+)

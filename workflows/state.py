@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from core import models as m
 from core.guardrails import ExhaustedBudget
+from core.plans import StepView
 
 # Observations kept in records that outlive their run (the result, the carry); full text is in history.
 RECORD_CHARS = 1_500
@@ -31,6 +32,7 @@ class AgentState:
     run_first_turn: int = 0
     thinking: str | None = None  # "thinking (turn 2)" while the model call runs, for `status`
     resume_calls: tuple[m.ToolCall, ...] = ()  # a fork's calls awaiting approval, asked again first
+    plan: list[StepView] = field(default_factory=list)  # plan mode: every round's steps, their states
 
     @classmethod
     def begin(cls, system: str, task: str, turn_limit: int) -> AgentState:

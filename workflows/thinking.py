@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -9,6 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.errors import BudgetExceededError, InvalidInputError
     from core.progress import ProgressKind
+    from core.ratelimit import RATE_LIMIT_WAIT_SIGNAL, RateLimitWait
     from workflows import budgets, events, metrics, observations, prompts
     from workflows.activity_options import LLM_HEARTBEAT_TIMEOUT, LLM_RETRY, LLM_TIMEOUT, failure_of
     from workflows.config import RunConfig
@@ -26,8 +29,20 @@ class Thinker:
     ) -> None:
         self._config, self._state, self._guard = config, state, guard
         self._limits, self._progress = limits, progress
+        # A worker's call waits for the fleet's rate limit: say so (a signal, so no command changes).
+        workflow.set_signal_handler(RATE_LIMIT_WAIT_SIGNAL, self._on_rate_limit_wait)
 
-    async def think(self, turn: int) -> m.LlmResponse:
+    def _on_rate_limit_wait(self, payload: Any) -> None:
+        waiting = RateLimitWait.model_validate(payload)
+        sentence = waiting.sentence()
+        if self._state.thinking is not None:
+            self._state.thinking = sentence
+        self._progress.add(
+            workflow.now(), ProgressKind.RATE_LIMITED, self._state.turn, waiting.key, detail=sentence
+        )
+
+    async def think(self, turn: int, tools: bool = True) -> m.LlmResponse:
+        """One model call; `tools=False` offers none (a planner or answer-writing call of plan mode)."""
         state, guard = self._state, self._guard
         state.messages = await guard.prompt(state.messages)
         exhausted = guard.before_call()
@@ -40,14 +55,14 @@ class Thinker:
             answer = f"{granted.reason} {partial_answer(turn - 1, state.calls)}"
             raise Stop(m.RunState.BUDGET_EXHAUSTED, answer, BudgetExceededError.__name__)
         started = workflow.now()
-        reply = await self._call(turn, self.request(turn, guard.prompt_messages))
+        reply = await self._call(turn, self.request(turn, guard.prompt_messages, tools))
         cost = guard.after_call(reply)
         await guard.settle(f"llm-{turn}", reply.usage, cost)
         state.add_usage(reply.usage, cost)
         self._record(turn, reply, (workflow.now() - started).total_seconds() * 1000)
         return reply
 
-    def request(self, turn: int, prompt: list[m.ChatMessage]) -> m.LlmRequest:
+    def request(self, turn: int, prompt: list[m.ChatMessage], tools: bool = True) -> m.LlmRequest:
         """The agent's tools and its system prompt of this version go by reference: the worker puts them
         back (activities/llm/expand.py), and history keeps ~2.5 KB less per turn than with their text."""
         config = self._config
@@ -58,7 +73,7 @@ class Thinker:
             turn=turn,
             messages=tuple(prompt[1:] if by_version else prompt),
             agent=config.agent.name,
-            tools_of_agent=bool(config.agent.tools),
+            tools_of_agent=tools and bool(config.agent.tools),
             settings=config.model,
             prompt_version=config.prompt_version,
             system_by_version=by_version,

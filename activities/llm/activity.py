@@ -14,8 +14,9 @@ from activities.heartbeat import heartbeating
 from activities.interceptors import log_request
 from activities.llm.expand import expanded
 from activities.llm.registry import LlmProvider, ModelRegistry
+from activities.ratelimit import FleetLimiter, charged_tokens
 from core.agent import Agent
-from core.errors import AgentError, PayloadTooLargeError, TransientError
+from core.errors import AgentError, PayloadTooLargeError, RateLimitedError, TransientError
 from core.models import LlmRequest, LlmResponse
 
 log = structlog.get_logger(__name__)
@@ -36,10 +37,14 @@ class LlmActivities:
     """The worker's models and agents; registered under the stable name `llm.complete`."""
 
     def __init__(
-        self, models: ModelRegistry | LlmProvider, agents: Mapping[str, Agent[Any]] | None = None
+        self,
+        models: ModelRegistry | LlmProvider,
+        agents: Mapping[str, Agent[Any]] | None = None,
+        limiter: FleetLimiter | None = None,
     ) -> None:
         self.models = models if isinstance(models, ModelRegistry) else ModelRegistry.single(models)
         self.agents = agents or {}  # whose prompts a request may name by reference
+        self.limiter = limiter  # the fleet's rate limits, by model name (activities/ratelimit.py)
 
     @activity.defn(name="llm.complete")
     async def complete(self, req: LlmRequest) -> LlmResponse:
@@ -47,7 +52,7 @@ class LlmActivities:
         try:
             provider, routed = self.models.route(expanded(req, self.agents))
             log_request(routed, req.settings.model or self.models.default)
-            response = await heartbeating(provider.complete(routed))
+            response = await heartbeating(self._call(provider, routed, req))
         except AgentError as err:
             log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
             raise err.to_application_error() from err
@@ -64,6 +69,21 @@ class LlmActivities:
             raise unclassified(exc, attempt) from exc
         response = checked(bounded(response))
         return response
+
+    async def _call(self, provider: LlmProvider, routed: LlmRequest, req: LlmRequest) -> LlmResponse:
+        """The provider call, after this attempt's lease when the model has a fleet-wide limit."""
+        key = req.settings.model or self.models.default
+        limiter = self.limiter
+        if limiter is None or limiter.limit_of(key) is None:
+            return await provider.complete(routed)
+        holder = f"{req.workflow_id}:{req.turn}"
+        await limiter.lease(key, holder, charged_tokens(routed), req.workflow_id)
+        try:
+            return await provider.complete(routed)
+        except RateLimitedError as err:
+            wait = err.retry_after.total_seconds() if err.retry_after else 1.0
+            await limiter.hold(key, wait, holder)
+            raise
 
 
 def bounded(response: LlmResponse) -> LlmResponse:

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.breaker import TIMEOUT, UNCLASSIFIED, BreakerBoard, CircuitBreaker, Clock
 from activities.heartbeat import heartbeating
+from activities.ratelimit import FleetLimiter
 from activities.tools.payload import MAX_RESULT_BYTES, fit
 from core.agent import Agent
 from core.config import ConfigError
@@ -69,6 +70,7 @@ class _Tool:
     budget: int
     breaker: CircuitBreaker
     precheck: bool
+    limiter: FleetLimiter | None = None  # the fleet's rate limit of this tool, when it has one
 
     async def attempt(self, tool_input: ToolInput, attempt: int, bound: Any) -> ToolOutput:
         """One attempt; every failure leaves as an ApplicationError of the taxonomy."""
@@ -110,6 +112,9 @@ class _Tool:
         return output
 
     async def _primary(self, tool_input: ToolInput, args: Any, attempt: int) -> ToolOutput:
+        if self.limiter is not None and not self.precheck:
+            holder = f"{tool_input.workflow_id}:{tool_input.call_id}"
+            await self.limiter.lease(tool_limit_key(self.name), holder, 0, tool_input.workflow_id)
         self.hooks.reach(self.spec.name)
         output = await self._serve(self.handler, tool_input, args)
         if not self.precheck:
@@ -167,6 +172,11 @@ class _Tool:
             self.breaker.release()
 
 
+def tool_limit_key(activity_name: str) -> str:
+    """`tool.<agent>.<tool>` → `tool:<agent>.<tool>`, the key of its fleet-wide rate limit."""
+    return "tool:" + activity_name.removeprefix("tool.")
+
+
 def _gave_up(err: TransientError, attempt: int) -> ApplicationError:
     """Still a TransientError to the model, but final, so a deterministic bug cannot loop."""
     return ApplicationError(
@@ -210,6 +220,7 @@ def build_tool_activities(
     max_result_bytes: int = MAX_RESULT_BYTES,
     breakers: BreakerBoard | None = None,
     clock: Clock = time.monotonic,
+    limiter: FleetLimiter | None = None,
 ) -> list[Callable[..., Any]]:
     """The activities of one agent's tools: `tool.<agent>.<tool>`, then `….precheck` for those with one.
 
@@ -228,7 +239,8 @@ def build_tool_activities(
         fallback = None if precheck else spec.fallback
         name = agent.activity_name(spec, precheck)
         breaker = board.get(spec.name)
-        return _Tool(spec, name, handler, fallback, deps, hooks, max_result_bytes, breaker, precheck)
+        limited = limiter if limiter is not None and limiter.limit_of(tool_limit_key(name)) else None
+        return _Tool(spec, name, handler, fallback, deps, hooks, max_result_bytes, breaker, precheck, limited)
 
     built = [_tool_activity(tool(spec, False)) for spec in registry]
     built += [_tool_activity(tool(spec, True)) for spec in registry if spec.precheck is not None]
