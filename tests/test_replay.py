@@ -10,6 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+import workflows.loop
 import workflows.routing
 from core.agent import Agent
 from core.models import ToolCall
@@ -50,7 +51,7 @@ async def test_a_reordering_change_is_caught_as_nondeterminism(monkeypatch: pyte
     def reversed_order(calls: tuple[ToolCall, ...], turn: int) -> tuple[ToolCall, ...]:
         return tuple(reversed(original(calls, turn)))
 
-    monkeypatch.setattr(workflows.routing, "renumber", reversed_order)
+    monkeypatch.setattr(workflows.loop, "renumber", reversed_order)  # where the loop calls it
     history = load(Path(__file__).parent / "histories" / "merchant_support.refund_approved.json")
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
