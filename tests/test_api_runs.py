@@ -1,0 +1,114 @@
+"""The HTTP API end to end on a dev server: start (idempotent), read, decide through `decide`,
+follow the SSE stream (resuming from Last-Event-ID), list approvals from visibility, typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.models import RunState
+from tests.api_stack import ApiStack, api_stack, sse_frames
+from tests.test_agent_workflow import REFUND, answer, call, calls
+
+LOOKUP = "[api-lookup] what is pay_ABC123?"
+REFUND_TASK = "[api-refund] pay_ABC124 was a duplicate, refund it"
+STREAMED = "[api-stream] look up pay_ABC123 twice"
+SCRIPTS = {
+    LOOKUP: [calls(call("get_transaction", transaction_id="pay_ABC123")), answer("A 49.99 USD charge.")],
+    REFUND_TASK: [calls(REFUND), answer("Refunded 49.99 USD (re_x).")],
+    STREAMED: [
+        calls(call("get_transaction", transaction_id="pay_ABC123")),
+        calls(call("get_transaction", transaction_id="pay_ABC124")),
+        answer("Both are 49.99 USD."),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ApiStack]:
+    async with api_stack(tmp_path_factory.mktemp("api"), SCRIPTS) as running:
+        yield running
+
+
+async def test_a_repeated_idempotency_key_returns_the_same_run(stack: ApiStack) -> None:
+    alice = stack.bearer("alice")
+    body = {"task": LOOKUP, "user": "u1", "agent": "merchant_support"}
+    first = await stack.http.post("/v1/runs", json=body, headers={**alice, "Idempotency-Key": "req-42"})
+    again = await stack.http.post("/v1/runs", json=body, headers={**alice, "Idempotency-Key": "req-42"})
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json()["run_id"] == again.json()["run_id"] == "req-42"
+    assert (first.json()["created"], again.json()["created"]) == (True, False)
+    result = await stack.result("req-42", alice)
+    assert (result["status"], result["answer"]) == ("completed", "A 49.99 USD charge.")
+    history = await stack.runs.handle("req-42").fetch_history()
+    memo = history.events[0].workflow_execution_started_event_attributes.memo.fields
+    assert b"alice" in memo["started_by"].data
+
+
+async def test_an_approval_is_listed_decided_by_update_and_recorded_as_the_token(stack: ApiStack) -> None:
+    alice, bob = stack.bearer("alice"), stack.bearer("bob", "approver")
+    run_id = await stack.start(REFUND_TASK, "u2", alice)
+    item = await stack.pending(run_id, bob)
+    listed: list[dict[str, object]] = []
+    for _ in range(100):  # visibility is eventually consistent
+        listed = (await stack.http.get("/v1/approvals", headers=bob)).json()
+        if any(a["run_id"] == run_id for a in listed):
+            break
+        await asyncio.sleep(0.1)
+    mine = next(a for a in listed if a["run_id"] == run_id)
+    assert (mine["tool"], mine["args_sha256"], mine["started_by"]) == (item.tool, item.args_sha256, "alice")
+    assert mine["roles_needed"] == ["approver"] and str(mine["temporal_ui"]).endswith(f"/workflows/{run_id}")
+    decision = {"call_id": item.call_id, "verdict": "approve", "args_sha256": item.args_sha256}
+    decided = await stack.http.post(f"/v1/runs/{run_id}/decisions", json=decision, headers=bob)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["by"] == "bob"
+    result = await stack.result(run_id, bob)
+    assert result["status"] == RunState.COMPLETED
+    assert result["tool_calls"][0]["approved_by"] == "bob"
+    assert [a["actor"] for a in result["audit"] if a["event"] == "approved"] == ["bob"]
+    assert await stack.store.count("refunds") >= 1
+
+
+async def test_the_event_stream_ends_with_the_result_and_resumes_after_last_event_id(
+    stack: ApiStack,
+) -> None:
+    alice = stack.bearer("alice")
+    run_id = await stack.start(STREAMED, "u3", alice)
+    whole = await stack.http.get(f"/v1/runs/{run_id}/events", headers=alice)
+    assert whole.status_code == 200 and whole.headers["content-type"].startswith("text/event-stream")
+    frames = sse_frames(whole.text)
+    progress, last = frames[:-1], frames[-1]
+    assert [f["id"] for f in progress] == list(range(len(progress)))  # every event once, in order
+    assert {f["event"] for f in progress} == {"progress"} and len(progress) >= 8
+    assert (last["event"], last["data"]["status"], last["id"]) == ("result", "completed", None)
+    assert progress[-1]["data"]["kind"] == "ended"
+    cut = 4
+    headers = {**alice, "Last-Event-ID": str(cut)}
+    resumed = sse_frames((await stack.http.get(f"/v1/runs/{run_id}/events", headers=headers)).text)
+    assert [f["id"] for f in resumed[:-1]] == [f["id"] for f in progress[cut + 1 :]]
+    assert [f["data"] for f in resumed[:-1]] == [f["data"] for f in progress[cut + 1 :]]
+    assert resumed[-1]["event"] == "result"
+
+
+async def test_errors_are_typed_json_and_openapi_is_served(stack: ApiStack) -> None:
+    alice = stack.bearer("alice")
+    docs = await stack.http.get("/docs")
+    schema = (await stack.http.get("/openapi.json")).json()
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert {"/v1/runs", "/v1/runs/{run_id}/decisions", "/v1/approvals"} <= set(schema["paths"])
+    nowhere = await stack.http.get("/v1/nowhere", headers=alice)
+    blank = await stack.http.post("/v1/runs", json={"task": ""}, headers=alice)
+    bad_key = await stack.http.post(
+        "/v1/runs", json={"task": "x"}, headers={**alice, "Idempotency-Key": "has space"}
+    )
+    unknown_agent = await stack.http.post("/v1/runs", json={"task": "x", "agent": "nobody"}, headers=alice)
+    for response, status, kind in (
+        (nowhere, 404, "NotFoundError"),
+        (blank, 400, "InvalidInputError"),
+        (bad_key, 400, "InvalidInputError"),
+        (unknown_agent, 404, "NotFoundError"),
+    ):
+        assert (response.status_code, response.json()["type"]) == (status, kind), response.text
+        assert set(response.json()) == {"type", "message"} and "Traceback" not in response.text
