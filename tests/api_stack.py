@@ -19,6 +19,7 @@ from activities.llm.scripted import ScriptedReply
 from agents.merchant_support import Store
 from api import Service, TokenStore, create_app
 from client import AgentClient
+from core.agent import Agent
 from core.client import connect
 from core.config import Settings
 from core.models import PendingApproval
@@ -77,7 +78,7 @@ async def api_stack(tmp: Path, scripts: dict[str, list[ScriptedReply]]) -> Async
             async with strict_worker(client, queue, scripted_provider(scripts), store):
                 runs = AgentClient(client, queue)
                 tokens = TokenStore(tmp / "api.db")
-                agents = {DEMO.name: DEMO, SHOP.name: SHOP}
+                agents: dict[str, Agent[Any]] = {DEMO.name: DEMO, SHOP.name: SHOP}
                 service = Service(runs, tokens, agents, "http://ui.invalid", "default")
                 transport = httpx.ASGITransport(app=create_app(service))
                 async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http:
