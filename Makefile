@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
+.PHONY: api bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -29,6 +29,11 @@ DEMO_METRICS_PORT ?= 9464
 
 worker: model server
 	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.devserver start-worker
+
+# Issue 15: the HTTP API on AGENT_API_PORT (default 8000) over the dev server and a worker.
+AGENT_API_PORT ?= 8000
+api: worker
+	AGENT_API_PORT=$(AGENT_API_PORT) $(PY) -m cli.devserver start-api
 
 demo: worker
 	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.demo
