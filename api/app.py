@@ -19,6 +19,7 @@ from api import events
 from api.bodies import Accepted, ApprovalView, Cancel, Decision, Reply, RunCreated, RunView, StartRun
 from api.body_limit import BodyLimit
 from api.errors import ApiError, install_error_handlers
+from api.pages import page_routes
 from api.service import Service
 from api.tokens import Identity
 from core.errors import AuthError
@@ -32,6 +33,7 @@ def create_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.include_router(_routes())
+    app.include_router(page_routes())
     return app
 
 
