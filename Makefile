@@ -54,6 +54,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+	@# Issue 15: Playwright for the inbox test, beside the venv (its greenlet stays out of Temporal
+	@# processes: tests/e2e/inbox_driver.py); it drives the chromium above and downloads no browser.
+	@test -d $(VENV)/playwright/playwright || $(PY) -m pip install --quiet --target $(VENV)/playwright 'playwright>=1.45,<2'
 
 test: install browser lint typecheck
 	$(PY) -m pytest -q
