@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -83,7 +88,10 @@ class Service:
         run = await self.describe(run_id)
         base = {"run_id": run_id, "user": run.user, "started_by": run.started_by}
         if not run.running:
-            result = await run.handle.result()
+            try:
+                result = await run.handle.result()
+            except WorkflowFailureError as exc:  # terminated or timed out: no AgentResult to show
+                return RunView(**base, agent="", state=RunState.FAILED, turn=0, answer=str(exc.cause)[:500])
             return RunView(**base, agent=result.agent, state=result.status, turn=result.turns,
                            answer=result.answer, result=result)  # fmt: skip
         status = await self.runs.status(run.handle)
@@ -93,6 +101,7 @@ class Service:
 
     async def decide(self, identity: Identity, run_id: str, body: Decision) -> Accepted:
         try:
+            self._require(identity, policy.APPROVER, "decide an approval")
             run = await self.describe(run_id)
             await self._authorize(identity, run, body)
             update = DecideUpdate(
