@@ -87,9 +87,9 @@ def _routes() -> APIRouter:
         """Server-sent events: `progress` (id = seq) from after Last-Event-ID, then one `result`."""
         since = events.resume_after(last_event_id)
         run = await service.describe(run_id)
-        page = await events.first_page(service, run, since)
+        await events.check_offset(service, run, since)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        body = events.stream(service, run, page, since)
+        body = events.stream(service, run, since)
         return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
     @router.post("/runs/{run_id}/decisions", response_model=Accepted)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import policy
 from api.bodies import IDEMPOTENCY_KEY, Accepted, ApprovalView, Cancel, Decision, Reply, RunView, StartRun
 from api.errors import ApiError
+from api.feeds import Feeds
 from api.tokens import AuditRow, Identity, TokenStore
 from client import AgentClient, RunHandle
 from core import search_attributes as sa
@@ -56,6 +57,10 @@ class Service:
     agents: Mapping[str, Agent[Any]]
     ui_url: str
     namespace: str
+    feeds: Feeds = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feeds = Feeds(self.runs)
 
     async def start(self, identity: Identity, body: StartRun, key: str | None) -> tuple[RunHandle, bool]:
         if key is not None and not re.match(IDEMPOTENCY_KEY, key):

@@ -1,0 +1,121 @@
+"""One poller per followed run, shared by all its subscribers: N subscribers of a run cost one
+`progress` query every POLL_S, not N. A feed lives while someone follows its run.
+
+The feed keeps the run's events from the first it saw, in seq order, and learns of the run's end
+from one long poll for its result (a terminated run never reports a final state in a query).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from temporalio.client import WorkflowQueryFailedError
+
+from client import AgentClient, RunHandle
+from core.models import AgentResult, ProgressEvent
+
+POLL_S = 0.1
+# Comment lines keep proxies from closing a quiet stream (a run waiting hours for its approver).
+KEEPALIVE_S = 15.0
+
+
+@dataclass
+class Feed:
+    runs: AgentClient
+    handle: RunHandle
+    events: list[ProgressEvent] = field(default_factory=list)
+    done: bool = False
+    error: str | None = None  # why the feed stopped before the run's end, if it did
+    followers: int = 0
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _task: asyncio.Task[None] | None = None
+    ended: asyncio.Future[AgentResult] | None = None
+
+    def start(self) -> None:
+        self.ended = asyncio.ensure_future(self.handle.result())
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        for task in (self._task, self.ended):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _poll(self) -> None:
+        try:
+            await self._drain()
+        except Exception as exc:  # the followers must hear of it, or they wait forever
+            self.error = f"the run's progress could not be read: {exc}"[:500]
+            await self._publish([], done=True)
+
+    async def _drain(self) -> None:
+        assert self.ended is not None
+        cursor = 0
+        while True:
+            try:
+                page = await self.runs.progress(self.handle, cursor)
+                fresh = page.events
+            except WorkflowQueryFailedError:
+                if not self.ended.done():
+                    raise
+                fresh = ()  # a terminated run may answer no query: its end is all there is
+            if fresh:
+                cursor = fresh[-1].seq + 1
+                await self._publish(list(fresh), done=False)
+                continue  # a full page may have more behind it
+            if self.ended.done():
+                await self._publish([], done=True)
+                return
+            await asyncio.wait({self.ended}, timeout=POLL_S)
+
+    async def _publish(self, fresh: list[ProgressEvent], done: bool) -> None:
+        async with self._changed:
+            self.events.extend(fresh)
+            self.done = done
+            self._changed.notify_all()
+
+    async def follow(self, since: int) -> AsyncIterator[ProgressEvent | None]:
+        """Each event with seq ≥ `since` once, in order; None when a quiet KEEPALIVE passed; returns
+        when the run has ended and every event was given."""
+        index = 0
+        while True:
+            async with self._changed:
+                if index >= len(self.events) and not self.done:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), KEEPALIVE_S)
+                batch, finished = self.events[index:], self.done
+            index += len(batch)
+            if not batch and not finished:
+                yield None
+            for event in batch:
+                if event.seq >= since:
+                    yield event
+            if finished and index >= len(self.events):
+                return
+
+
+class Feeds:
+    """The feeds of the runs followed now, by run id."""
+
+    def __init__(self, runs: AgentClient) -> None:
+        self.runs = runs
+        self._feeds: dict[str, Feed] = {}
+
+    @contextlib.asynccontextmanager
+    async def following(self, handle: RunHandle) -> AsyncIterator[Feed]:
+        feed = self._feeds.get(handle.id)
+        if feed is None:
+            feed = self._feeds[handle.id] = Feed(self.runs, handle)
+            feed.start()
+        feed.followers += 1
+        try:
+            yield feed
+        finally:
+            feed.followers -= 1
+            if feed.followers == 0 and self._feeds.get(handle.id) is feed:
+                del self._feeds[handle.id]
+                await feed.stop()
