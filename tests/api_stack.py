@@ -34,6 +34,7 @@ class ApiStack:
     tokens: TokenStore
     http: httpx.AsyncClient
     store: Store
+    service: Service
 
     def bearer(self, identity: str, *roles: str) -> dict[str, str]:
         _, token = self.tokens.mint(identity, list(roles))
@@ -82,7 +83,7 @@ async def api_stack(tmp: Path, scripts: dict[str, list[ScriptedReply]]) -> Async
                 service = Service(runs, tokens, agents, "http://ui.invalid", "default")
                 transport = httpx.ASGITransport(app=create_app(service))
                 async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http:
-                    yield ApiStack(client, runs, tokens, http, store)
+                    yield ApiStack(client, runs, tokens, http, store, service)
         finally:
             await asyncio.to_thread(server.close)
 

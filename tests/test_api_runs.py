@@ -15,9 +15,14 @@ from tests.test_agent_workflow import REFUND, answer, call, calls
 LOOKUP = "[api-lookup] what is pay_ABC123?"
 REFUND_TASK = "[api-refund] pay_ABC124 was a duplicate, refund it"
 STREAMED = "[api-stream] look up pay_ABC123 twice"
+SHARED = "[api-shared] pay_ABC128 was a duplicate, refund it"
 SCRIPTS = {
     LOOKUP: [calls(call("get_transaction", transaction_id="pay_ABC123")), answer("A 49.99 USD charge.")],
     REFUND_TASK: [calls(REFUND), answer("Refunded 49.99 USD (re_x).")],
+    SHARED: [
+        calls(call("initiate_refund", transaction_id="pay_ABC128", amount="49.99", currency="USD", reason="dup")),
+        answer("Refunded 49.99 USD."),
+    ],
     STREAMED: [
         calls(call("get_transaction", transaction_id="pay_ABC123")),
         calls(call("get_transaction", transaction_id="pay_ABC124")),
@@ -90,6 +95,32 @@ async def test_the_event_stream_ends_with_the_result_and_resumes_after_last_even
     assert [f["id"] for f in resumed[:-1]] == [f["id"] for f in progress[cut + 1 :]]
     assert [f["data"] for f in resumed[:-1]] == [f["data"] for f in progress[cut + 1 :]]
     assert resumed[-1]["event"] == "result"
+
+
+async def test_subscribers_of_one_run_share_one_poller_and_each_gets_every_event_once(
+    stack: ApiStack,
+) -> None:
+    bob = stack.bearer("bob", "approver")
+    run_id = await stack.start(SHARED, "u4", stack.bearer("alice"))
+    item = await stack.pending(run_id, bob)
+    url = f"/v1/runs/{run_id}/events"
+    followers = [
+        asyncio.ensure_future(stack.http.get(url, headers={**bob, **({"Last-Event-ID": "1"} if i else {})}))
+        for i in range(3)
+    ]
+    for _ in range(100):
+        if run_id in stack.service.feeds._feeds and stack.service.feeds._feeds[run_id].followers == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert stack.service.feeds._feeds[run_id].followers == 3  # one feed for the three of them
+    decision = {"call_id": item.call_id, "verdict": "approve", "args_sha256": item.args_sha256}
+    assert (await stack.http.post(f"/v1/runs/{run_id}/decisions", json=decision, headers=bob)).is_success
+    streams = [sse_frames(response.text) for response in await asyncio.gather(*followers)]
+    whole = [f["id"] for f in streams[0][:-1]]
+    assert whole == list(range(len(whole))) and streams[0][-1]["event"] == "result"
+    for resumed in streams[1:]:
+        assert [f["id"] for f in resumed[:-1]] == whole[2:] and resumed[-1]["event"] == "result"
+    assert run_id not in stack.service.feeds._feeds  # the feed ends with its last follower
 
 
 async def test_errors_are_typed_json_and_openapi_is_served(stack: ApiStack) -> None:

@@ -16,14 +16,17 @@ from tests.test_agent_workflow import REFUND, answer, call, calls
 
 SMALL = "[sec-small] refund the duplicate pay_ABC124"
 LARGE = "[sec-large] refund 120.00 of pay_ABC125"
-EXPIRING = "[sec-expiring] refund pay_ABC124 soon"
+EXPIRING = "[sec-expiring] refund pay_DEF201 soon"
 BIG_REFUND = call(
     "initiate_refund", transaction_id="pay_ABC125", amount="120.00", currency="USD", reason="overcharge"
 )
 SCRIPTS = {
     SMALL: [calls(REFUND), answer("Refunded 49.99 USD.")],
     LARGE: [calls(BIG_REFUND), answer("Refunded 120.00 USD.")],
-    EXPIRING: [calls(REFUND), answer("Nobody approved in time.")],
+    EXPIRING: [
+        calls(call("initiate_refund", transaction_id="pay_DEF201", amount="34.50", currency="EUR", reason="dup")),
+        answer("Nobody approved in time."),
+    ],
 }
 
 
