@@ -20,7 +20,7 @@ SCRIPTS = {
     LOOKUP: [calls(call("get_transaction", transaction_id="pay_ABC123")), answer("A 49.99 USD charge.")],
     REFUND_TASK: [calls(REFUND), answer("Refunded 49.99 USD (re_x).")],
     SHARED: [
-        calls(call("initiate_refund", transaction_id="pay_ABC128", amount="49.99", currency="USD", reason="dup")),
+        calls(call("initiate_refund", transaction_id="pay_ABC128", amount="49.99", currency="USD", reason="d")),
         answer("Refunded 49.99 USD."),
     ],
     STREAMED: [

@@ -24,7 +24,7 @@ SCRIPTS = {
     SMALL: [calls(REFUND), answer("Refunded 49.99 USD.")],
     LARGE: [calls(BIG_REFUND), answer("Refunded 120.00 USD.")],
     EXPIRING: [
-        calls(call("initiate_refund", transaction_id="pay_DEF201", amount="34.50", currency="EUR", reason="dup")),
+        calls(call("initiate_refund", transaction_id="pay_DEF201", amount="34.50", currency="EUR", reason="d")),
         answer("Nobody approved in time."),
     ],
 }
