@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from activities.llm.scripted import ScriptedToolCall
 from core.models import RunState
 from tests.api_stack import ApiStack, api_stack, sse_frames
 from tests.test_agent_workflow import REFUND, answer, call, calls
@@ -16,11 +17,19 @@ LOOKUP = "[api-lookup] what is pay_ABC123?"
 REFUND_TASK = "[api-refund] pay_ABC124 was a duplicate, refund it"
 STREAMED = "[api-stream] look up pay_ABC123 twice"
 SHARED = "[api-shared] pay_ABC128 was a duplicate, refund it"
+
+
+def refund(transaction_id: str, amount: str, currency: str) -> ScriptedToolCall:
+    return call(
+        "initiate_refund", transaction_id=transaction_id, amount=amount, currency=currency, reason="r"
+    )
+
+
 SCRIPTS = {
     LOOKUP: [calls(call("get_transaction", transaction_id="pay_ABC123")), answer("A 49.99 USD charge.")],
     REFUND_TASK: [calls(REFUND), answer("Refunded 49.99 USD (re_x).")],
     SHARED: [
-        calls(call("initiate_refund", transaction_id="pay_ABC128", amount="49.99", currency="USD", reason="d")),
+        calls(refund("pay_ABC128", "49.99", "USD")),
         answer("Refunded 49.99 USD."),
     ],
     STREAMED: [

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from activities.llm.scripted import ScriptedToolCall
 from core.models import AgentLimits, AgentRequest, PendingApproval
 from tests.api_stack import ApiStack, api_stack
 from tests.test_agent_workflow import REFUND, answer, call, calls
@@ -20,11 +21,19 @@ EXPIRING = "[sec-expiring] refund pay_DEF201 soon"
 BIG_REFUND = call(
     "initiate_refund", transaction_id="pay_ABC125", amount="120.00", currency="USD", reason="overcharge"
 )
+
+
+def refund(transaction_id: str, amount: str, currency: str) -> ScriptedToolCall:
+    return call(
+        "initiate_refund", transaction_id=transaction_id, amount=amount, currency=currency, reason="r"
+    )
+
+
 SCRIPTS = {
     SMALL: [calls(REFUND), answer("Refunded 49.99 USD.")],
     LARGE: [calls(BIG_REFUND), answer("Refunded 120.00 USD.")],
     EXPIRING: [
-        calls(call("initiate_refund", transaction_id="pay_DEF201", amount="34.50", currency="EUR", reason="d")),
+        calls(refund("pay_DEF201", "34.50", "EUR")),
         answer("Nobody approved in time."),
     ],
 }
