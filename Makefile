@@ -35,7 +35,7 @@ AGENT_API_PORT ?= 8000
 api: worker
 	AGENT_API_PORT=$(AGENT_API_PORT) $(PY) -m cli.devserver start-api
 
-demo: worker
+demo: api
 	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.demo
 
 stop:

@@ -146,8 +146,9 @@ def start_api(settings: Settings, port: int) -> None:
         [sys.executable, "-m", "api", "token", "mint", "demo-approver", "--role", "approver", "--quiet"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
-    print(f"API at http://127.0.0.1:{port} (pid {pid}), OpenAPI at http://127.0.0.1:{port}/docs")
-    print(f"an approver token (shown once): {token}")
+    base = f"http://127.0.0.1:{port}"
+    print(f"API at {base} (pid {pid}), OpenAPI at {base}/docs, approvals inbox at {base}/inbox")
+    print(f"an approver token for the inbox (shown once): {token}")
 
 
 def stop(settings: Settings) -> None:
