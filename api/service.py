@@ -114,9 +114,11 @@ class Service:
                 reason=body.reason, args_sha256=body.args_sha256,
             )  # fmt: skip
             try:
-                await self.runs.decide(run.handle, update)
+                answered = await self.runs.decide(run.handle, update)
             except WorkflowUpdateFailedError as exc:
                 raise _refused(exc) from None
+            if not answered.accepted:  # the gate refused what the validator let through: audited there
+                raise ApiError(409, InvalidInputError(f"call {body.call_id} was not accepted"))
         except ApiError as refused:
             self._audit(identity, f"decide.{body.verdict}", run_id, body.call_id, refused)
             raise
