@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: api bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
+.PHONY: api bench-api bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -65,6 +65,10 @@ test: install browser lint typecheck
 # Issue 6: how soon `run` shows each step (p50/p95 per event kind), on a local dev server.
 bench-progress: install
 	$(PY) -m bench.progress
+
+# Issue 15: 200 SSE subscribers on 50 runs through the API: event delay p50/p95 next to the CLI's polling.
+bench-api: install
+	$(PY) -m bench.api_sse --runs 50 --subscribers 200
 
 bench-retries: install
 	$(PY) -m bench.retries --out bench/results/retries.json
