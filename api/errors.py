@@ -60,6 +60,8 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return _json(400, InvalidInputError("the body is not valid JSON"))
     where = ".".join(str(part) for part in first.get("loc", ()))
     message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
     return _json(400, InvalidInputError(message[:500]))

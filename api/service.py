@@ -106,7 +106,7 @@ class Service:
 
     async def decide(self, identity: Identity, run_id: str, body: Decision) -> Accepted:
         try:
-            self._require(identity, policy.APPROVER, "decide an approval")
+            self._require(identity, policy.APPROVER, "deciding an approval")
             run = await self.describe(run_id)
             await self._authorize(identity, run, body)
             update = DecideUpdate(
@@ -142,7 +142,7 @@ class Service:
             raise ApiError(403, err) from None
 
     async def reply(self, identity: Identity, run_id: str, body: Reply) -> Accepted:
-        self._require(identity, policy.APPROVER, "reply to an escalation")
+        self._require(identity, policy.APPROVER, "replying to an escalation")
         run = await self.describe(run_id)
         status = await self._running_status(run)
         if status.state != RunState.ESCALATED or status.escalation is None:
@@ -154,7 +154,7 @@ class Service:
     async def cancel(self, identity: Identity, run_id: str, body: Cancel) -> Accepted:
         run = await self.describe(run_id)
         if identity.name != run.started_by:
-            self._require(identity, policy.APPROVER, "cancel a run someone else started")
+            self._require(identity, policy.APPROVER, "cancelling a run someone else started")
         await self._running_status(run)
         await self.runs.cancel(run.handle, CancelSignal(by=identity.name, reason=body.reason))
         return Accepted(run_id=run_id, by=identity.name)
@@ -188,7 +188,7 @@ class Service:
 
     def _require(self, identity: Identity, role: str, what: str) -> None:
         if role not in identity.roles:
-            raise ApiError(403, PermissionDeniedError(f"to {what} needs the role {role}"))
+            raise ApiError(403, PermissionDeniedError(f"{what} needs the role {role}"))
 
     def _audit(self, who: Identity, action: str, run_id: str, call_id: str, err: ApiError | None) -> None:
         failure = (err.error.type_name, err.error.message) if err else (None, None)

@@ -74,7 +74,7 @@ async def test_each_bad_input_gets_a_typed_4xx_and_changes_nothing(stack: ApiSta
     revoked = stack.bearer("rex", "approver")
     assert stack.tokens.revoke(revoked["Authorization"].removeprefix("Bearer "))
 
-    def chunks() -> Any:
+    async def chunks() -> Any:
         for _ in range(17):
             yield b"x" * 65536
 
