@@ -25,7 +25,11 @@ def refund(transaction_id: str, amount: str, currency: str) -> ScriptedToolCall:
     )
 
 
+ESCALATING = "[api-escalate] I want to speak to a manager about pay_ABC123"
+CANCELLED = "[api-cancel] refund pay_ABC123, then think again"
 SCRIPTS = {
+    ESCALATING: [answer("unused: the customer's words escalate before the model runs")],
+    CANCELLED: [calls(refund("pay_ABC123", "49.99", "USD")), answer("unused")],
     LOOKUP: [calls(call("get_transaction", transaction_id="pay_ABC123")), answer("A 49.99 USD charge.")],
     REFUND_TASK: [calls(REFUND), answer("Refunded 49.99 USD (re_x).")],
     SHARED: [
@@ -130,6 +134,42 @@ async def test_subscribers_of_one_run_share_one_poller_and_each_gets_every_event
     for resumed in streams[1:]:
         assert [f["id"] for f in resumed[:-1]] == whole[2:] and resumed[-1]["event"] == "result"
     assert run_id not in stack.service.feeds._feeds  # the feed ends with its last follower
+
+
+async def test_a_person_replies_to_an_escalation_and_the_starter_cancels_a_run(stack: ApiStack) -> None:
+    alice, erin, stranger = stack.bearer("alice"), stack.bearer("erin", "approver"), stack.bearer("sam")
+    escalated = await stack.start(ESCALATING, "u5", alice)
+    for _ in range(200):
+        if (await stack.http.get(f"/v1/runs/{escalated}", headers=erin)).json()["state"] == "escalated":
+            break
+        await asyncio.sleep(0.05)
+    reply = {"text": "Called the merchant; nothing to refund."}
+    refused = await stack.http.post(f"/v1/runs/{escalated}/reply", json=reply, headers=stranger)
+    assert (refused.status_code, refused.json()["type"]) == (403, "PermissionDeniedError")
+    replied = await stack.http.post(f"/v1/runs/{escalated}/reply", json=reply, headers=erin)
+    assert replied.status_code == 200, replied.text
+    answered = await stack.result(escalated, erin)
+    assert (answered["status"], answered["answered_by"], answered["answer"]) == (
+        "completed",
+        "erin",
+        reply["text"],
+    )
+
+    waiting = await stack.start(CANCELLED, "u6", alice)
+    await stack.pending(waiting, erin)
+    cancel = {"reason": "the merchant withdrew the request"}
+    refused = await stack.http.post(f"/v1/runs/{waiting}/cancel", json=cancel, headers=stranger)
+    assert (refused.status_code, refused.json()["type"]) == (403, "PermissionDeniedError")
+    assert (
+        await stack.http.post(f"/v1/runs/{waiting}/cancel", json=cancel, headers=alice)
+    ).status_code == 200
+    cancelled = await stack.result(waiting, alice)
+    assert cancelled["status"] == "cancelled"
+    assert [(a["event"], a["actor"]) for a in cancelled["audit"] if a["event"] == "cancelled"] == [
+        ("cancelled", "alice")
+    ]
+    ended = await stack.http.post(f"/v1/runs/{waiting}/cancel", json=cancel, headers=alice)
+    assert (ended.status_code, ended.json()["type"]) == (409, "InvalidInputError")
 
 
 async def test_errors_are_typed_json_and_openapi_is_served(stack: ApiStack) -> None:
