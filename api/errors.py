@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from core.errors import (
@@ -82,6 +83,11 @@ async def _temporal_down(_: Request, exc: Exception) -> JSONResponse:
     return _json(503, DependencyDownError(f"Temporal did not answer: {exc.message}"))
 
 
+async def _unanswered(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("api.query_unanswered", error=str(exc)[:300])
+    return _json(503, DependencyDownError("no worker answered for the run; try again shortly"))
+
+
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     log.exception("api.unhandled", path=request.url.path)
     return JSONResponse(error_body("InternalError", "internal error; the API log has the details"), 500)
@@ -92,4 +98,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RPCError, _temporal_down)
+    app.add_exception_handler(WorkflowQueryFailedError, _unanswered)
+    app.add_exception_handler(RPCTimeoutOrCancelledError, _unanswered)
     app.add_exception_handler(Exception, _bug)

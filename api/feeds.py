@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from client import AgentClient, RunHandle
 from core.models import AgentResult, ProgressEvent
 
 POLL_S = 0.1
+UNANSWERED_S = 1.0  # between queries while no worker answers for the run
 # Comment lines keep proxies from closing a quiet stream (a run waiting hours for its approver).
 KEEPALIVE_S = 15.0
 
@@ -56,18 +58,23 @@ class Feed:
         assert self.ended is not None
         cursor = 0
         while True:
+            # Taken before the query: only a query that began after the end can have seen it all.
+            ended_before = self.ended.done()
             try:
                 page = await self.runs.progress(self.handle, cursor)
                 fresh = page.events
-            except WorkflowQueryFailedError:
-                if not self.ended.done():
-                    raise
-                fresh = ()  # a terminated run may answer no query: its end is all there is
+            except (WorkflowQueryFailedError, RPCError):
+                # No worker answers now (a restart), or a terminated run answers no query: wait for
+                # one, or for the end, which is then all there is.
+                fresh = ()
+                if not ended_before:
+                    await asyncio.wait({self.ended}, timeout=UNANSWERED_S)
+                    continue
             if fresh:
                 cursor = fresh[-1].seq + 1
                 await self._publish(list(fresh), done=False)
                 continue  # a full page may have more behind it
-            if self.ended.done():
+            if ended_before:
                 await self._publish([], done=True)
                 return
             await asyncio.wait({self.ended}, timeout=POLL_S)
