@@ -17,6 +17,7 @@ from temporalio.client import (
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import ApplicationError
@@ -164,9 +165,12 @@ class Service:
         views: list[ApprovalView] = []
         async for execution in self.runs.client.list_workflows(WAITING_QUERY, limit=limit):
             run = await self.describe(execution.id)
-            if not run.running:
+            try:
+                status = await self.runs.status(run.handle) if run.running else None
+            except (WorkflowQueryFailedError, RPCError):
+                status = None  # its worker does not answer now: listed again once it does
+            if status is None:
                 continue
-            status = await self.runs.status(run.handle)
             agent = self.agents.get(status.agent)
             for item in status.pending:
                 views.append(ApprovalView(
