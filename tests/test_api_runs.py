@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from activities.llm.scripted import ScriptedToolCall
-from core.models import RunState
+from core.guardrails import ContextSettings
+from core.models import AgentRequest, RunState
 from tests.api_stack import ApiStack, api_stack, sse_frames
 from tests.test_agent_workflow import REFUND, answer, call, calls
 
@@ -27,7 +28,12 @@ def refund(transaction_id: str, amount: str, currency: str) -> ScriptedToolCall:
 
 ESCALATING = "[api-escalate] I want to speak to a manager about pay_ABC123"
 CANCELLED = "[api-cancel] refund pay_ABC123, then think again"
+LONG = "[api-long] look up five payments, one turn each"
 SCRIPTS = {
+    LONG: [
+        *(calls(call("get_transaction", transaction_id=f"pay_ABC12{n}")) for n in range(3, 8)),
+        answer("Five payments looked up."),
+    ],
     ESCALATING: [answer("unused: the customer's words escalate before the model runs")],
     CANCELLED: [calls(refund("pay_ABC123", "49.99", "USD")), answer("unused")],
     LOOKUP: [calls(call("get_transaction", transaction_id="pay_ABC123")), answer("A 49.99 USD charge.")],
@@ -170,6 +176,21 @@ async def test_a_person_replies_to_an_escalation_and_the_starter_cancels_a_run(s
     ]
     ended = await stack.http.post(f"/v1/runs/{waiting}/cancel", json=cancel, headers=alice)
     assert (ended.status_code, ended.json()["type"]) == (409, "InvalidInputError")
+
+
+async def test_the_stream_goes_on_across_continue_as_new_without_a_gap_or_a_repeat(stack: ApiStack) -> None:
+    alice = stack.bearer("alice")
+    context = ContextSettings(turns_per_run=2)
+    request = AgentRequest(task=LONG, agent="merchant_support", user_id="u7", context=context)
+    handle = await stack.runs.start(request, memo={"started_by": "alice"})
+    url = f"/v1/runs/{handle.id}/events"
+    frames = sse_frames((await stack.http.get(url, headers=alice)).text)
+    ids = [f["id"] for f in frames[:-1]]
+    assert ids == list(range(len(ids))) and frames[-1]["event"] == "result"
+    assert frames[-1]["data"]["runs"] >= 3  # six turns, two a run
+    assert [f["data"]["kind"] for f in frames[:-1]].count("call.end") == 5
+    resumed = sse_frames((await stack.http.get(url, headers={**alice, "Last-Event-ID": "7"})).text)
+    assert [f["id"] for f in resumed[:-1]] == ids[8:]
 
 
 async def test_errors_are_typed_json_and_openapi_is_served(stack: ApiStack) -> None:
