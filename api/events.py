@@ -20,8 +20,9 @@ from temporalio.client import WorkflowFailureError
 from api.errors import ApiError
 from api.feeds import Feed
 from api.service import Described, Service
-from core.errors import InvalidInputError
+from core.errors import DependencyDownError, InvalidInputError
 
+ANSWER_WITHIN_S = 15.0
 _OFFSET = re.compile(r"^\d{1,12}$")
 
 
@@ -36,9 +37,14 @@ def resume_after(last_event_id: str | None) -> int:
 
 async def check_offset(service: Service, run: Described, since: int) -> None:
     """An offset past the run's newest event is refused before the stream opens, while the answer
-    can still be a typed 400 rather than a broken stream."""
-    page = await service.runs.progress(run.handle, since)
-    if since > page.next_seq:
+    can still be a typed 400 rather than a broken stream (read through the run's shared feed)."""
+    if since == 0:
+        return
+    async with service.feeds.following(run.handle) as feed:
+        next_seq = await feed.known_next_seq(ANSWER_WITHIN_S)
+    if next_seq is None:
+        raise ApiError(503, DependencyDownError("no worker answered for the run; try again shortly"))
+    if since > next_seq:
         raise ApiError(400, InvalidInputError(f"Last-Event-ID {since - 1} is not an event of this run"))
 
 

@@ -31,6 +31,8 @@ class Feed:
     events: list[ProgressEvent] = field(default_factory=list)
     done: bool = False
     error: str | None = None  # why the feed stopped before the run's end, if it did
+    next_seq: int | None = None  # the run's next event number, once a query has answered
+    _answered: asyncio.Event = field(default_factory=asyncio.Event)
     followers: int = 0
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task[None] | None = None
@@ -53,6 +55,8 @@ class Feed:
         except Exception as exc:  # the followers must hear of it, or they wait forever
             self.error = f"the run's progress could not be read: {exc}"[:500]
             await self._publish([], done=True)
+        finally:
+            self._answered.set()  # nobody waits for an answer that can no longer come
 
     async def _drain(self) -> None:
         assert self.ended is not None
@@ -63,6 +67,8 @@ class Feed:
             try:
                 page = await self.runs.progress(self.handle, cursor)
                 fresh = page.events
+                self.next_seq = page.next_seq
+                self._answered.set()
             except (WorkflowQueryFailedError, RPCError):
                 # No worker answers now (a restart), or a terminated run answers no query: wait for
                 # one, or for the end, which is then all there is.
@@ -78,6 +84,12 @@ class Feed:
                 await self._publish([], done=True)
                 return
             await asyncio.wait({self.ended}, timeout=POLL_S)
+
+    async def known_next_seq(self, within_s: float) -> int | None:
+        """The run's next event number from the feed's first answer; None if none came in time."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._answered.wait(), within_s)
+        return self.next_seq
 
     async def _publish(self, fresh: list[ProgressEvent], done: bool) -> None:
         async with self._changed:
