@@ -39,8 +39,16 @@ class Feed:
     ended: asyncio.Future[AgentResult] | None = None
 
     def start(self) -> None:
-        self.ended = asyncio.ensure_future(self.handle.result())
+        self.ended = asyncio.ensure_future(self._result())
         self._task = asyncio.create_task(self._poll())
+
+    async def _result(self) -> AgentResult:
+        """The run's result; a long poll the transport drops is asked again, not taken as the end."""
+        while True:
+            try:
+                return await self.handle.result()
+            except RPCError:
+                await asyncio.sleep(UNANSWERED_S)
 
     async def stop(self) -> None:
         for task in (self._task, self.ended):

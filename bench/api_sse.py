@@ -92,7 +92,8 @@ async def approve(http: httpx.AsyncClient, run_id: str) -> None:
     view = (await http.get(f"/v1/runs/{run_id}")).json()
     for item in view.get("pending", []):
         body = {"call_id": item["call_id"], "verdict": "approve", "args_sha256": item["args_sha256"]}
-        await http.post(f"/v1/runs/{run_id}/decisions", json=body, headers={**dict(http.headers), **APPROVER})
+        # Request headers replace the client's of the same name: the approver's token, not the app's.
+        await http.post(f"/v1/runs/{run_id}/decisions", json=body, headers=APPROVER)
 
 
 APPROVER: dict[str, str] = {}
@@ -129,8 +130,8 @@ async def measure(args: argparse.Namespace, client: Any, tmp: Path) -> int:
             subscribe(http, ids[i % args.runs], i < args.runs, tally) for i in range(args.subscribers)
         ]
         followers = [cli_follow(runs, run_id, tally) for run_id in ids]
-        seen = await asyncio.gather(*subscribers)
-        logged = await asyncio.gather(*followers)
+        everyone = await asyncio.gather(*subscribers, *followers)
+        seen, logged = everyone[: args.subscribers], everyone[args.subscribers :]
     server.should_exit = True
     await serving
     for i, got in enumerate(seen):
