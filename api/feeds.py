@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from client import AgentClient, RunHandle
@@ -20,6 +20,7 @@ from core.models import AgentResult, ProgressEvent
 
 POLL_S = 0.1
 UNANSWERED_S = 1.0  # between queries while no worker answers for the run
+UNANSWERED_AFTER_END = 5  # queries that fail after the run's end before the feed gives up on them
 # Comment lines keep proxies from closing a quiet stream (a run waiting hours for its approver).
 KEEPALIVE_S = 15.0
 
@@ -68,7 +69,7 @@ class Feed:
 
     async def _drain(self) -> None:
         assert self.ended is not None
-        cursor = 0
+        cursor = unanswered_after_end = 0
         while True:
             # Taken before the query: only a query that began after the end can have seen it all.
             ended_before = self.ended.done()
@@ -77,12 +78,16 @@ class Feed:
                 fresh = page.events
                 self.next_seq = page.next_seq
                 self._answered.set()
-            except (WorkflowQueryFailedError, RPCError):
-                # No worker answers now (a restart), or a terminated run answers no query: wait for
-                # one, or for the end, which is then all there is.
+            except (WorkflowQueryFailedError, RPCError, RPCTimeoutOrCancelledError):
+                # No worker answers now (a restart, a query lost under load): ask again. After the
+                # end, only so often: a terminated run may never answer, and its end is all there is.
                 fresh = ()
-                if not ended_before:
-                    await asyncio.wait({self.ended}, timeout=UNANSWERED_S)
+                unanswered_after_end += ended_before
+                if unanswered_after_end < UNANSWERED_AFTER_END:
+                    if ended_before:
+                        await asyncio.sleep(UNANSWERED_S)
+                    else:
+                        await asyncio.wait({self.ended}, timeout=UNANSWERED_S)
                     continue
             if fresh:
                 cursor = fresh[-1].seq + 1
