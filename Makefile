@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: eval bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
+.PHONY: api bench-api eval bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -30,7 +30,12 @@ DEMO_METRICS_PORT ?= 9464
 worker: model server
 	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.devserver start-worker
 
-demo: worker
+# Issue 15: the HTTP API on AGENT_API_PORT (default 8000) over the dev server and a worker.
+AGENT_API_PORT ?= 8000
+api: worker
+	AGENT_API_PORT=$(AGENT_API_PORT) $(PY) -m cli.devserver start-api
+
+demo: api
 	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.demo
 
 stop:
@@ -49,6 +54,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+	@# Issue 15: Playwright for the inbox test, beside the venv (its greenlet stays out of Temporal
+	@# processes: tests/e2e/inbox_driver.py); it drives the chromium above and downloads no browser.
+	@test -d $(VENV)/playwright/playwright || $(PY) -m pip install --quiet --target $(VENV)/playwright 'playwright>=1.45,<2'
 
 test: install browser lint typecheck
 	$(PY) -m pytest -q
@@ -57,6 +65,10 @@ test: install browser lint typecheck
 # Issue 6: how soon `run` shows each step (p50/p95 per event kind), on a local dev server.
 bench-progress: install
 	$(PY) -m bench.progress
+
+# Issue 15: 200 SSE subscribers on 50 runs through the API: event delay p50/p95 next to the CLI's polling.
+bench-api: install
+	$(PY) -m bench.api_sse --runs 50 --subscribers 200
 
 bench-retries: install
 	$(PY) -m bench.retries --out bench/results/retries.json

@@ -130,9 +130,30 @@ def start_worker(settings: Settings, timeout: float) -> None:
     print("worker ready")
 
 
+def start_api(settings: Settings, port: int) -> None:
+    """`python -m api serve` on `port`, and an approver token to try it with (`make api`)."""
+    run = _run_dir(settings)
+    pid = _alive(run / "api.pid")
+    if pid is None:
+        cmd = [sys.executable, "-m", "api", "serve", "--port", str(port)]
+        pid = _spawn(cmd, settings.data_dir / "logs" / "api.log", run / "api.pid", dict(os.environ))
+        deadline = time.monotonic() + 60
+        while not _port_open(f"127.0.0.1:{port}"):
+            if time.monotonic() > deadline or _alive(run / "api.pid") is None:
+                sys.exit(f"the API did not start; see {settings.data_dir / 'logs' / 'api.log'}")
+            time.sleep(0.3)
+    token = subprocess.run(
+        [sys.executable, "-m", "api", "token", "mint", "demo-approver", "--role", "approver", "--quiet"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    print(f"API at {base} (pid {pid}), OpenAPI at {base}/docs, approvals inbox at {base}/inbox")
+    print(f"an approver token for the inbox (shown once): {token}")
+
+
 def stop(settings: Settings) -> None:
     run = _run_dir(settings)
-    for name in ("worker", "temporal"):
+    for name in ("api", "worker", "temporal"):
         pidfile = run / f"{name}.pid"
         pid = _alive(pidfile)
         if pid is None:
@@ -153,7 +174,8 @@ def stop(settings: Settings) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m cli.devserver")
-    parser.add_argument("action", choices=["start-server", "start-worker", "stop"])
+    parser.add_argument("action", choices=["start-server", "start-worker", "start-api", "stop"])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("AGENT_API_PORT", "8000")))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the worker")
     args = parser.parse_args()
     settings = Settings.from_env()
@@ -161,6 +183,8 @@ def main() -> None:
         start_server(settings)
     elif args.action == "start-worker":
         start_worker(settings, args.timeout)
+    elif args.action == "start-api":
+        start_api(settings, args.port)
     else:
         stop(settings)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -41,8 +43,10 @@ class AgentClient:
         workflow_id: str | None = None,
         prompt_version: str | None = None,
         fork_parent: str | None = None,
+        memo: Mapping[str, Any] | None = None,
     ) -> RunHandle:
-        """Start a run; the same `workflow_id` again joins that run (running or finished) instead."""
+        """Start a run; the same `workflow_id` again joins that run (running or finished) instead.
+        `memo` is kept beside the run, not in its input (the HTTP API records who started it)."""
         run_id = workflow_id or f"agent-{uuid.uuid4().hex[:12]}"
         try:
             return await self.client.start_workflow(
@@ -55,6 +59,7 @@ class AgentClient:
                 # ...and once it has finished, the id stays taken: the caller gets that run's result.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=sa.at_start(request.user_id, request.agent, prompt_version, fork_parent),
+                memo=dict(memo) if memo else None,
             )
         except WorkflowAlreadyStartedError:
             return self.handle(run_id)

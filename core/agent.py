@@ -183,6 +183,24 @@ class CriticPolicy:
 
 
 @dataclass(frozen=True)
+class ApproverRule:
+    """Who may decide a call of one irreversible tool: a holder of `role`, when `applies(args)` is
+    true (always, when it is None). Enforced by the authenticated front door (api/), which also
+    keeps the run's starter from approving it; Temporal's own access is the operator's path."""
+
+    tool: str
+    role: str
+    applies: Callable[[Mapping[str, Any]], bool] | None = field(default=None, compare=False)
+    description: str = ""
+
+    def needed_for(self, tool: str, args: Mapping[str, Any]) -> str | None:
+        """The role this rule asks of a call, or None when the rule does not apply to it."""
+        if tool != self.tool or (self.applies is not None and not self.applies(args)):
+            return None
+        return self.role
+
+
+@dataclass(frozen=True)
 class AgentEnv:
     """What a worker gives an agent's dependency factory."""
 
@@ -223,6 +241,8 @@ class Agent(Generic[D]):
     mode: Mode = "react"
     mode_for: Callable[[str], Mode] | None = field(default=None, compare=False)
     planning: PlanPolicy = field(default_factory=PlanPolicy)
+    # Roles an approver needs beyond the front door's default (core/agent.py: ApproverRule).
+    approvers: tuple[ApproverRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not re.match(AGENT_NAME, self.name):
@@ -232,6 +252,9 @@ class Agent(Generic[D]):
             _check_escalation_tool(self.name, registry, self.escalation.tool)
         for pattern in self.keep_exact:
             re.compile(pattern)
+        for rule in self.approvers:
+            if rule.tool not in self.irreversible:
+                raise ValueError(f"{self.name}: approver rule for {rule.tool!r}, not an irreversible tool")
 
     @cached_property
     def registry(self) -> ToolRegistry:

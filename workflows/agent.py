@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # Contracts and the engine's policies are pure and heavy: imported once, not per sandboxed run.
     from core import models as m
-    from core.errors import AgentError
+    from core.errors import AgentError, InvalidInputError
     from core.progress import ProgressKind
     from workflows import carry, events, metrics, planning
     from workflows.acting import ToolRunner
@@ -185,9 +186,10 @@ class AgentWorkflow:
     @decide.validator
     def _validate_decide(self, request: m.DecideUpdate) -> None:
         """Refuse before anything is written: the caller hears why at once."""
-        why = self._human.refusal_of(request)
-        if why is not None:
-            raise ValueError(why)
+        refusal = self._human.refusal_of(request, workflow.now())
+        if refusal is not None:
+            # Typed, with the kind as its details: the HTTP API answers 409 or 410 from it.
+            raise ApplicationError(refusal.message, refusal.kind, type=InvalidInputError.__name__)
 
     @workflow.query(name="status")
     def status(self) -> m.RunStatus:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 
@@ -21,6 +22,17 @@ with workflow.unsafe.imports_passed_through():
     from workflows import events, metrics, signals
     from workflows.approval import ApprovalGate, Decision
     from workflows.progress import ProgressLog
+
+
+_DECIDED_EVENTS = ("approved", "denied", "timeout")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the `decide` validator refused: `kind` lets a front door answer with the right status."""
+
+    kind: Literal["not_pending", "decided", "expired", "hash_mismatch", "invalid"]
+    message: str
 
 
 class HumanLoop:
@@ -174,16 +186,27 @@ class HumanLoop:
         )
         return self.gate.deny(denial, now)
 
-    def refusal_of(self, request: m.DecideUpdate) -> str | None:
+    def refusal_of(self, request: m.DecideUpdate, now: datetime) -> Refusal | None:
         """Why `decide` must be refused before anything is written, or None (its validator)."""
         item = self.gate.pending.get(request.call_id)
         if item is None:
-            return f"call {request.call_id} is not pending"
+            return self._refusal_of_unpending(request.call_id)
+        if now >= item.deadline:
+            return Refusal("expired", f"the approval of call {request.call_id} has expired")
         if request.args_sha256 is not None and request.args_sha256 != item.args_sha256:
-            return "args_sha256 does not match the pending call"
+            return Refusal("hash_mismatch", "args_sha256 does not match the pending call")
         if request.verdict == "deny" and not request.reason:
-            return "a denial needs a reason"
+            return Refusal("invalid", "a denial needs a reason")
         return None
+
+    def _refusal_of_unpending(self, call_id: str) -> Refusal:
+        # The audit trail, not `gate.decisions`, because it survives continue-as-new.
+        ends = [a for a in self.gate.audit if a.call_id == call_id and a.event in _DECIDED_EVENTS]
+        if ends and ends[-1].event == "timeout" and ends[-1].reason == "approval_timeout":
+            return Refusal("expired", f"the approval of call {call_id} has expired")
+        if ends:
+            return Refusal("decided", f"call {call_id} was already decided")
+        return Refusal("not_pending", f"call {call_id} is not pending")
 
     def on_reply(self, payload: Any) -> None:
         reply, error = signals.parse(m.HumanReplySignal, payload)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from agents.merchant_support.chat_stand_in import ChatPolicy
 from agents.merchant_support.store import Store, open_store
 from agents.merchant_support.tools import ESCALATE_TOOL, SPECS
-from core.agent import Agent, CriticPolicy, EscalationPolicy, Instructions
+from core.agent import Agent, ApproverRule, CriticPolicy, EscalationPolicy, Instructions
 from core.triggers import EscalationTrigger
 
 PROMPTS = Path(__file__).parent / "prompts"
@@ -38,6 +41,16 @@ ANGER = (
     "fed up",
 )
 
+SUPERVISOR_ABOVE = Decimal("100.00")
+
+
+def _above_supervisor_limit(args: Mapping[str, Any]) -> bool:
+    try:
+        return Decimal(str(args.get("amount", ""))) > SUPERVISOR_ABOVE
+    except InvalidOperation:
+        return True  # an amount nobody can read gets the stricter role
+
+
 AGENT: Agent[Store] = Agent(
     name="merchant_support",
     description="Merchant payment support: payments, merchant accounts, policies, tickets, refunds.",
@@ -58,4 +71,7 @@ AGENT: Agent[Store] = Agent(
     deps=open_store,
     # The single-run rules, and inside a conversation the rules that read its memory.
     stand_in=ChatPolicy(),
+    approvers=(
+        ApproverRule("initiate_refund", "supervisor", _above_supervisor_limit, "refunds above 100.00"),
+    ),
 )

@@ -1,0 +1,75 @@
+"""GET /v1/runs/{id}/events: the run's progress as server-sent events, then its result.
+
+Served from the run's `progress` query (workflows/progress.py): each event's SSE id is its `seq`, an
+offset that survives continue-as-new, so `Last-Event-ID: N` resumes at N + 1 with nothing repeated or
+skipped. The stream ends with one `result` event (the AgentResult); it has no id, so a client that
+reconnects after it hears the result again, never an event twice.
+
+Not yet on temporalio.contrib.workflow_streams: the query is polled every POLL_S by one shared
+poller per followed run (api/feeds.py), however many subscribers follow it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+
+from temporalio.client import WorkflowFailureError
+
+from api.errors import ApiError
+from api.feeds import Feed
+from api.service import Described, Service
+from core.errors import DependencyDownError, InvalidInputError
+
+ANSWER_WITHIN_S = 15.0
+_OFFSET = re.compile(r"^\d{1,12}$")
+
+
+def resume_after(last_event_id: str | None) -> int:
+    """The first seq to send: 0, or the one after Last-Event-ID; InvalidInputError for a bogus id."""
+    if last_event_id is None or last_event_id == "":
+        return 0
+    if not _OFFSET.match(last_event_id.strip()):
+        raise ApiError(400, InvalidInputError("Last-Event-ID must be the id of an event of this stream"))
+    return int(last_event_id) + 1
+
+
+async def check_offset(service: Service, run: Described, since: int) -> None:
+    """An offset past the run's newest event is refused before the stream opens, while the answer
+    can still be a typed 400 rather than a broken stream (read through the run's shared feed)."""
+    if since == 0:
+        return
+    async with service.feeds.following(run.handle) as feed:
+        next_seq = await feed.known_next_seq(ANSWER_WITHIN_S)
+    if next_seq is None:
+        raise ApiError(503, DependencyDownError("no worker answered for the run; try again shortly"))
+    if since > next_seq:
+        raise ApiError(400, InvalidInputError(f"Last-Event-ID {since - 1} is not an event of this run"))
+
+
+def frame(event: str, data: str, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {data}\n\n".encode()
+
+
+async def stream(service: Service, run: Described, since: int) -> AsyncIterator[bytes]:
+    """Every event from `since` on, then the result (from the run's shared feed, api/feeds.py)."""
+    async with service.feeds.following(run.handle) as feed:
+        async for event in feed.follow(since):
+            if event is None:
+                yield b": keep-alive\n\n"
+            else:
+                yield frame("progress", event.model_dump_json(), event.seq)
+        yield _end_frame(feed)
+
+
+def _end_frame(feed: Feed) -> bytes:
+    ended = feed.ended
+    if feed.error is not None or ended is None or not ended.done():
+        return frame("error", json.dumps({"type": "DependencyDownError", "message": feed.error or "-"}))
+    try:
+        result = ended.result()
+    except WorkflowFailureError as exc:  # terminated, timed out: there is no AgentResult
+        return frame("error", json.dumps({"type": "WorkflowFailed", "message": str(exc.cause)[:500]}))
+    return frame("result", result.model_dump_json())
