@@ -64,7 +64,10 @@ async def time_skipping_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
     await environment.shutdown()
 
 
-@pytest.fixture(scope="session")
+# One time-skipping server per test module: the test server stops skipping time for good once a run it
+# holds has a workflow task nobody will pick up (a worker a test stopped or killed), and every later
+# test that waits on a timer would then wait in real time. Per module, such a leftover stays in its module.
+@pytest.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
     async for environment in time_skipping_env(tmp_path_factory):
         yield environment
@@ -106,7 +109,10 @@ def demo_with(registry: ToolRegistry) -> Agent[Any]:
     escalation = DEMO.escalation
     if escalation.tool is not None and escalation.tool not in registry.names():
         escalation = dataclasses.replace(escalation, tool=None)
-    return dataclasses.replace(DEMO, tools=tuple(registry), escalation=escalation)
+    # Approver rules only for the irreversible tools these tools keep.
+    irreversible = {spec.name for spec in registry if spec.irreversible}
+    approvers = tuple(rule for rule in DEMO.approvers if rule.tool in irreversible)
+    return dataclasses.replace(DEMO, tools=tuple(registry), escalation=escalation, approvers=approvers)
 
 
 def strict_worker(

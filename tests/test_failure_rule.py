@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import workflows.budgets
+import workflows.loop
 import workflows.routing
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.prices import PriceBook
@@ -93,7 +94,7 @@ async def test_non_determinism_fails_the_task_and_the_test_at_once(
 
     async def reorder_then_approve(handle: WorkflowHandle[Any, AgentResult]) -> None:
         item = (await wait_for_pending(handle)).pending[0]
-        monkeypatch.setattr(workflows.routing, "renumber", reversed_order)  # the next task replays
+        monkeypatch.setattr(workflows.loop, "renumber", reversed_order)  # the next task replays
         await handle.signal(AgentWorkflow.approve, ApproveSignal(call_id=item.call_id, approver="al"))
 
     started = time.monotonic()

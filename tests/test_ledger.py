@@ -21,9 +21,10 @@ from workflows.ledger import UserDayLedgerWorkflow, ledger_day, ledger_id
 LIMITS = UserDayBudget(max_cost_usd=1.0, max_tokens=1_000_000)
 
 
-# One worker for the whole session: ledgers stay open until their day closes, and a time-skipping
-# server that reaches a ledger's timer with no worker on its queue would wait forever.
-@pytest.fixture(scope="session")
+# One worker for the whole module (the time-skipping server's lifetime, tests/conftest.py): ledgers stay
+# open until their day closes, and a server that reaches a ledger's timer with no worker on its queue
+# would wait forever.
+@pytest.fixture(scope="module")
 async def ledger(env: WorkflowEnvironment) -> AsyncIterator[LedgerActivities]:
     queue = f"tq-ledger-{uuid.uuid4().hex[:8]}"
     worker = Worker(
