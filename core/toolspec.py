@@ -21,6 +21,22 @@ D = TypeVar("D")
 TOOL_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 
+def model_facing(schema: Any) -> Any:
+    """The JSON schema without pydantic's `title`s: each repeats its property's name in other words,
+    and a small model reads every one of them on every call that misses the prefix cache."""
+    if isinstance(schema, list):
+        return [model_facing(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: model_facing(sub) for name, sub in value.items()}  # names, not keywords
+        elif not (key == "title" and isinstance(value, str)):
+            out[key] = model_facing(value)
+    return out
+
+
 @dataclass(frozen=True)
 class ToolContext(Generic[D]):
     """What a tool handler gets besides its arguments: the call's identity and the agent's deps."""
@@ -98,7 +114,7 @@ class ToolSpec:
         return ToolSchema(
             name=self.name,
             description=self.description,
-            parameters=self.args_model.model_json_schema(),
+            parameters=model_facing(self.args_model.model_json_schema()),
         )
 
     def retry_policy(self) -> RetryPolicy:

@@ -3,6 +3,7 @@ refused in one line at worker start (AGENT_APPS, AGENT_MODELS), never in the mid
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +46,25 @@ def test_a_function_tool_takes_its_schema_from_signature_and_docstring() -> None
     assert props["text"]["description"] == "What to repeat." and props["times"]["default"] == 2
     assert schema.parameters["required"] == ["text"] and schema.parameters["additionalProperties"] is False
     assert shout.timeout.total_seconds() == 5
+
+
+class Note(BaseModel):
+    title: str
+    body: str | None = None
+
+
+@tool()
+async def write_note(ctx: ToolContext[None], note: Note) -> Echo:
+    """Write a note."""
+    return Echo(text=note.title)
+
+
+def test_the_model_reads_no_pydantic_titles_but_a_field_named_title_stays() -> None:
+    rendered = json.dumps(write_note.schema().parameters)
+    assert '"title": "' not in rendered  # no title keyword, anywhere (nested models included)
+    note = write_note.schema().parameters
+    assert "title" in json.dumps(note["$defs"]["Note"]["properties"])
+    assert note["$defs"]["Note"]["required"] == ["title"]
 
 
 async def test_a_function_tool_runs_with_validated_arguments() -> None:
