@@ -1,7 +1,8 @@
 """The settings before issue 19, kept so every `make bench-model` measures them again as the baseline.
 
-No prefix warm-up, llama.cpp's defaults for batch sizes and prompt cache, and the agent's support-v2
-prompt (agents/merchant_support/prompts keeps every version).
+No prefix warm-up, llama.cpp's defaults for batch sizes and prompt cache, the agent's support-v2
+prompt (agents/merchant_support/prompts keeps every version) and the tool schemas as pydantic writes
+them, titles included; the critic sent an answer that hid an action back to the model once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from activities.llm.llama_settings import LlamaSettings
 from agents.merchant_support import AGENT as DEMO
 from core.agent import Agent
+from core.llm import ToolSchema
 
 BEFORE = LlamaSettings(
     threads=2,
@@ -26,7 +28,16 @@ PROMPT_VERSION = "support-v2"
 
 
 def agent_before() -> Agent[Any]:
-    """The merchant-support agent as it ran before issue 19: the support-v2 prompt (the file kept)."""
-    return dataclasses.replace(
-        DEMO, instructions=dataclasses.replace(DEMO.instructions, current=PROMPT_VERSION)
+    """The merchant-support agent as it ran before issue 19: the support-v2 prompt (the file kept),
+    pydantic's own schemas, and a critic that sent a hiding answer back to the model once."""
+    before = dataclasses.replace(
+        DEMO,
+        instructions=dataclasses.replace(DEMO.instructions, current=PROMPT_VERSION),
+        critic=dataclasses.replace(DEMO.critic, send_back=True),
     )
+    verbose = tuple(
+        ToolSchema(name=s.name, description=s.description, parameters=s.args_model.model_json_schema())
+        for s in before.tools
+    )
+    before.__dict__["schemas"] = verbose  # Agent.schemas is a cached_property: this is its value
+    return before

@@ -180,6 +180,9 @@ class CriticPolicy:
     reported_fields: tuple[str, ...] = ()
     # The result field holding the sentence the answer is given when it leaves the action out.
     sentence_field: str = "message"
+    # Send such an answer back to the model once before stating the facts under it. False: state
+    # them at once; a small local model mostly writes the same answer again, at a whole reply's cost.
+    send_back: bool = True
 
 
 @dataclass(frozen=True)

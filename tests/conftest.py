@@ -183,10 +183,11 @@ class Harness:
         provider: Any = None,
         during: Callable[[WorkflowHandle[Any, AgentResult]], Awaitable[None]] | None = None,
         workflow_id: str | None = None,
+        agent: Agent[Any] = DEMO,  # the demo agent, or a variant of it under the same name
     ) -> tuple[AgentResult, WorkflowHistory]:
         queue = f"tq-{uuid.uuid4().hex[:8]}"
         provider = provider or scripted_provider({task: script})
-        worker = strict_worker(self.env.client, queue, provider, self.store, faults)
+        worker = strict_worker(self.env.client, queue, provider, self.store, faults, agents=(agent,))
         async with worker:
             handle = await self.env.client.start_workflow(
                 AgentWorkflow.run,

@@ -53,6 +53,9 @@ def test_the_baseline_is_the_agent_at_its_earlier_prompt_version() -> None:
     assert before.instructions.current == "support-v2" and before.name == DEMO.name
     assert before.instructions.text() == DEMO.instructions.text("support-v2")
     assert not model_baseline.BEFORE.warmup
+    assert before.critic.send_back and not DEMO.critic.send_back
+    verbose = {s.name: s.parameters for s in before.schemas}
+    assert all("title" in verbose[s.name] and "title" not in s.parameters for s in DEMO.schemas)
 
 
 @pytest.mark.local_model

@@ -23,6 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.thinking import Thinker, nudge_for
 
 
+CRITIC_SEND_BACK_PATCH = "critic-send-back-policy"
+
+
 @dataclass
 class Loop:
     """The turns of one run: think, then act on the proposed calls; raises Stop to end the run."""
@@ -81,11 +84,16 @@ class Loop:
         await self.limits.after_results(records)
         await self.escalator.after_calls(records)
 
+    def _sends_back(self) -> bool:
+        # Runs recorded before CriticPolicy.send_back always sent the answer back once. The patch may
+        # go once no history from before 2026-12 is replayed (tests/histories included).
+        return self.config.agent.critic.send_back or not workflow.patched(CRITIC_SEND_BACK_PATCH)
+
     def _final_answer(self, turn: int, answer: str) -> None:
         """End the run with the model's answer, once the critic finds every action stated in it."""
         state, agent = self.state, self.config.agent
         missing = critic.unreported(answer, state.calls, agent.irreversible, agent.critic)
-        if missing and not state.critiqued and turn < state.turn_limit:
+        if missing and not state.critiqued and turn < state.turn_limit and self._sends_back():
             state.critiqued = True
             state.messages.append(m.ChatMessage(role="assistant", content=answer))
             facts = prompts.CRITIC_REPLY.format(facts=" ".join(missing))
