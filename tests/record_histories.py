@@ -144,6 +144,12 @@ SCENARIOS: dict[str, Scenario] = {
         [LOOKUPS, REFUND, ScriptedReply(content="Done."), ScriptedReply(content="Done, really.")],
         _approve,
     ),
+    # The critic states the hidden refund under the answer at once (patch critic-send-back-policy).
+    "critic_states_facts": (
+        "critic states facts",
+        [LOOKUPS, REFUND, ScriptedReply(content="Done.")],
+        _approve,
+    ),
     "escalated": (
         "escalate",
         [_call("escalate_to_human", reason="merchant asks for a manager", summary="wants a manager")],
