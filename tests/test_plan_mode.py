@@ -140,6 +140,26 @@ async def test_a_refused_plan_reaches_no_tool_and_spends_no_retry(env: WorkflowE
     assert result.turns == 3 and not any(c.outcome == ToolOutcome.REJECTED for c in result.tool_calls)
 
 
+async def test_missing_steps_fields_and_invalid_arguments_reach_no_tool_and_spend_no_retry(
+    env: WorkflowEnvironment,
+) -> None:
+    missing = [
+        step("s1", "find_account", owner="Ada"),
+        step("s2", "close_account", account_id="$s9.account_id"),  # no step s9
+        step("s3", "close_account", account_id="$s1.iban"),  # find_account returns no iban
+    ]
+    invalid = [step("s1", "find_account", owner=["Ada"]), step("s2", "read_notes", topic="x", extra=1)]
+    planner = ScriptedPlanner(missing, invalid)
+    result, history, runs, _ = await run_plan(env, planner)
+    assert (result.status, result.stop_reason) == (RunState.FAILED, "InvalidInputError")
+    assert "missing_step" in planner.asked[1] and "missing_field" in planner.asked[1]
+    assert "invalid_arguments" in result.answer and not runs and result.plan == ()
+    assert not [a for a in scheduled_activities(history) if a.startswith("tool.")]
+    started = [e.activity_task_started_event_attributes.attempt for e in history.events
+               if e.HasField("activity_task_started_event_attributes")]  # fmt: skip
+    assert started and set(started) == {1}  # the two planner calls, neither retried
+
+
 async def test_a_plan_refused_twice_ends_the_run_typed_before_any_tool(env: WorkflowEnvironment) -> None:
     too_many = [step(f"s{n}", "read_notes", topic=str(n)) for n in range(1, 4)]
     planner = ScriptedPlanner(too_many, "I would rather just answer.")
