@@ -36,6 +36,7 @@ from activities.ratelimit import FleetLimiter
 from bench import entry
 from bench.fake_limits import WindowLimits
 from bench.limiter_calls import CallerInput, CallerWorkflow, ModelCall, Tally
+from bench.limiter_ceiling import ceiling
 from bench.limiter_shards import simulate_shards
 from bench.options import positive
 from bench.ratelimit import full_minutes_share
@@ -138,26 +139,6 @@ def figures(tally: Tally, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def ceiling(client: Client, shards: int, seconds: float, concurrency: int = 48) -> float:
-    """Leases a second a key's limiter(s) grant to callers leasing back to back, never made to wait."""
-    home = f"limiter-ceiling-{uuid.uuid4().hex[:6]}"
-    key = f"ceiling-{uuid.uuid4().hex[:6]}"
-    limits = {key: RateLimit(key=key, rpm=1_000_000, shards=shards)}
-    limiters = [FleetLimiter(client, home, limits) for _ in range(3)]  # three workers' worth
-    count = 0
-    async with Worker(client, task_queue=home, workflows=[RateLimiterWorkflow]):
-        deadline = asyncio.get_running_loop().time() + seconds
-
-        async def caller(n: int) -> None:
-            nonlocal count
-            while asyncio.get_running_loop().time() < deadline:
-                await limiters[n % 3].grant(key, f"caller-{n}:lease")
-                count += 1
-
-        await asyncio.gather(*(caller(n) for n in range(concurrency)))
-    return count / seconds
-
-
 def report(options: dict[str, dict[str, Any]], tops: dict[int, float], shards: list[str]) -> list[str]:
     head = (
         "| option | calls | 429s | share 429 | s lost to 429 | of rpm | of tpm | × limit | wait p50 | p95 |"
@@ -191,7 +172,7 @@ async def amain(args: argparse.Namespace) -> int:
         tops: dict[int, float] = {}
         for n in (1, 4) if args.ceiling_s > 0 else ():
             print(f"… the limiter's ceiling, {n} shard(s), {args.ceiling_s:.0f} s", flush=True)
-            tops[n] = await ceiling(env.client, n, args.ceiling_s)
+            tops[n] = (await ceiling(env.client, n, args.ceiling_s))["leases_per_s"]
     shards = simulate_shards(ceiling=tops.get(1) or 70.0)
     print("\n".join(report(options, tops, shards)))
     args.out.parent.mkdir(parents=True, exist_ok=True)

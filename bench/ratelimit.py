@@ -32,17 +32,16 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.ratelimit import FleetLimiter
 from bench import entry
 from bench.chaos_cluster import Server, WorkerPool
 from bench.fake_limits import WindowLimits
 from bench.fake_provider import FakeProvider, Latency
+from bench.limiter_ceiling import ceiling
 from bench.options import positive
 from bench.tasks import BenchPolicy, make_tasks
 from core.client import deployment_converter
 from core.config import Settings
 from core.models import AgentRequest, ModelSettings
-from core.ratelimit import RateLimit
 from workflows.agent import AgentWorkflow
 from workflows.rate_limiter import RateLimiterWorkflow, limiter_id
 
@@ -103,6 +102,7 @@ def worker_env(server: Server, base_url: str, root: Path, queue: str, limits: st
 
 
 READY_S = 90.0
+PROGRESS_S = 15.0  # a line of progress this often while an arm runs
 
 
 async def wait_ready(pool: WorkerPool, root: Path) -> None:
@@ -138,10 +138,16 @@ async def run_arm(client: Client, server: Server, args: argparse.Namespace, limi
         ]
         pending = {asyncio.ensure_future(h.result()) for h in handles}
         ended: list[str] = []
+        shown = started
         while pending:
             finished, pending = await asyncio.wait(pending, timeout=1.0)
             ended += [_status(f) for f in finished]
             done_count = len(ended)
+            if time.monotonic() - shown >= PROGRESS_S:
+                shown = time.monotonic()
+                answered, refused = len(quota.admitted), len(quota.refused)
+                at = f"{shown - started:.0f} s: {done_count}/{args.runs} runs ended"
+                print(f"  {at}, {answered} calls answered, {refused} 429s", flush=True)
             if limited and not kill and done_count >= args.kill_at * args.runs:
                 kill = await kill_and_revive(client, pool, root)
         wall_s = time.monotonic() - started
@@ -213,39 +219,6 @@ def figures(
     }
 
 
-async def ceiling(
-    client: Client, server: Server, seconds: float, shards: int = 1, concurrency: int = 64
-) -> dict[str, Any]:
-    """Leases per second a key's limiter(s) grant: `concurrency` callers (each its own run, so spread
-    over the shards) leasing back to back, with a limit too high to make anyone wait."""
-    root = Path(tempfile.mkdtemp(prefix="ratelimit-ceiling-"))
-    queue, key = f"rl-ceiling-{uuid.uuid4().hex[:6]}", f"ceiling-{uuid.uuid4().hex[:6]}"
-    pool = WorkerPool(root, 1, worker_env(server, "http://127.0.0.1:9/v1", root, queue, None))
-    pool.start_all()
-    limit = RateLimit(key=key, rpm=1_000_000, shards=shards)
-    # Three workers' limiters: each keeps its own few leases in flight, as three workers would.
-    limiters = [FleetLimiter(client, queue, {key: limit}) for _ in range(3)]
-    counts = [0]
-    try:
-        await wait_ready(pool, root)
-        deadline = time.monotonic() + seconds
-
-        async def caller(n: int) -> None:
-            while time.monotonic() < deadline:
-                await limiters[n % 3].grant(key, f"caller-{n}:lease")
-                counts[0] += 1
-
-        await asyncio.gather(*(caller(n) for n in range(concurrency)))
-    finally:
-        pool.stop()
-    return {
-        "shards": shards,
-        "leases_per_s": counts[0] / seconds,
-        "concurrency": concurrency,
-        "seconds": seconds,
-    }
-
-
 def report(arms: list[dict[str, Any]], tops: list[dict[str, Any]]) -> tuple[bool, list[str]]:
     head = "| arm | runs | calls | 429s | share 429 | s lost to 429 | of rpm | of tpm | × limit | s |"
     lines = [head, "|---" * 10 + "|"]
@@ -291,9 +264,7 @@ async def amain(args: argparse.Namespace) -> int:
                 flush=True,
             )
             arms.append(await run_arm(client, server, args, limited))
-        tops = (
-            [await ceiling(client, server, args.ceiling_s, n) for n in (1, 4)] if args.ceiling_s > 0 else []
-        )
+        tops = [await ceiling(client, n, args.ceiling_s) for n in (1, 4)] if args.ceiling_s > 0 else []
     finally:
         server.stop()
     ok, lines = report(arms, tops)
