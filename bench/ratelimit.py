@@ -55,6 +55,7 @@ class Recorded:
     inner: WindowLimits
     admitted: list[tuple[float, int]] = field(default_factory=list)
     refused: list[float] = field(default_factory=list)
+    refused_at: list[float] = field(default_factory=list)
 
     def admit(self, tokens: int, now: float) -> float | None:
         wait = self.inner.admit(tokens, now)
@@ -62,6 +63,7 @@ class Recorded:
             self.admitted.append((now, tokens))
         else:
             self.refused.append(float(max(1, -(-wait // 1))))  # the Retry-After sent: whole seconds
+            self.refused_at.append(now)
         return wait
 
 
@@ -174,12 +176,18 @@ async def kill_and_revive(client: Client, pool: WorkerPool, root: Path) -> dict[
     """SIGKILL worker 0 mid-run, start it again; the limiter's leases before and after."""
     before = await limiter_state(client)
     pid = pool.kill(0, "ratelimit bench")
+    killed_at = time.monotonic()
     (root / "worker-0.ready").unlink(missing_ok=True)
     pool.start(0)
     await wait_ready(pool, root)
     after = await limiter_state(client)
     print(f"  killed worker pid {pid}; limiter leases {before['leases']} → {after['leases']} after restart")
-    return {"pid": pid, "leases_before": before["leases"], "leases_after_restart": after["leases"]}
+    return {
+        "pid": pid,
+        "at": killed_at,
+        "leases_before": before["leases"],
+        "leases_after_restart": after["leases"],
+    }
 
 
 def full_minutes_share(times: list[float], weights: list[int], limit: int) -> float | None:
@@ -215,6 +223,10 @@ def figures(
         "share_of_tpm": tpm_share,
         "throughput_of_limit": max(shares) if shares else None,  # of the binding quota
         "kill": kill,
+        # A limiter that forgot its minute at the kill would let a burst through: 429s right after it.
+        "status_429_in_the_minute_after_the_kill": (
+            sum(kill["at"] <= at < kill["at"] + 60 for at in quota.refused_at) if kill else None
+        ),
         "limiter_state": state,
     }
 
@@ -241,7 +253,8 @@ def report(arms: list[dict[str, Any]], tops: list[dict[str, Any]]) -> tuple[bool
     if kill:
         lines.append(
             f"worker killed mid-run: limiter leases {kill['leases_before']} at the kill, "
-            f"{kill['leases_after_restart']} after its restart, {on['limiter_state']['leases']} at the end"
+            f"{kill['leases_after_restart']} after its restart, {on['limiter_state']['leases']} at the end; "
+            f"429s in the minute after the kill: {on['status_429_in_the_minute_after_the_kill']}"
         )
     lines += [f"limiter ceiling: {t['leases_per_s']:.0f} leases/s, {t['shards']} shard(s)" for t in tops]
     lines.append(
