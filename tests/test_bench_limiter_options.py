@@ -1,15 +1,20 @@
-"""The limiter-options bench: its sharding simulation never lets the fleet past the budget, and one
-short run measures all three options side by side."""
+"""The limiter-options bench: its sharding simulation never lets the fleet past the budget, its call
+answers 429 with a Retry-After Temporal honours, and one short run measures all three options."""
 
 from __future__ import annotations
 
 import random
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from bench.fake_limits import WindowLimits
+from bench.limiter_calls import CallInput, ModelCall, Tally
 from bench.limiter_shards import budget_used, simulate_shards
 
 TEMPORAL = Path(sys.executable).parent / "temporal"
@@ -37,3 +42,15 @@ def test_one_short_run_prints_every_option(tmp_path: Path) -> None:
     for row in ("| entity |", "| task queue+ledger |", "| task queue |", "limiter ceiling, 4 shard(s)"):
         assert row in done.stdout
     assert out.exists()
+
+
+async def test_a_call_past_the_quota_is_a_429_that_temporal_retries_after_its_retry_after() -> None:
+    tally = Tally(WindowLimits(rpm=1))
+    call = ModelCall(tally, latency_s=0.0)
+    env = ActivityEnvironment()
+    await env.run(call.call, CallInput(holder="run-1:c0", tokens=10))
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(call.call, CallInput(holder="run-1:c1", tokens=10))
+    assert refused.value.type == "RateLimitedError" and not refused.value.non_retryable
+    assert refused.value.next_retry_delay == timedelta(seconds=60)
+    assert len(tally.admitted) == 1 and tally.refused == [60.0] and len(tally.waits) == 1
