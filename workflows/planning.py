@@ -1,6 +1,8 @@
 """Plan-and-execute: one planner call, the plan checked in code, its steps run as code, one answer call.
 
     planner (llm.complete, no tools offered) → parse + check (workflows/plan_check.py)
+        refused only for misnamed read-only steps whose arguments fit one tool → those steps run that
+                  tool (workflows/plan_names.py), no model call
         refused → the typed issues go back to the planner once → refused again: the run fails, typed;
                   nothing ran and no retry was spent
     steps (workflows/plan_steps.py): parallel where independent, each through the ReAct call path
