@@ -65,7 +65,11 @@ class Tally:
     quota: WindowLimits
     admitted: list[tuple[float, int]] = field(default_factory=list)
     refused: list[float] = field(default_factory=list)  # the Retry-After of each 429, seconds
+    refused_at: list[float] = field(default_factory=list)  # when (time.monotonic())
     waits: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"{len(self.admitted)} calls, {len(self.refused)} 429s"
 
 
 @dataclass
@@ -87,6 +91,7 @@ class ModelCall:
         if wait is not None:
             retry_after = float(max(1, -(-wait // 1)))  # whole seconds, as providers send it
             self.tally.refused.append(retry_after)
+            self.tally.refused_at.append(time.monotonic())
             if self.limiter is not None:
                 await self.limiter.hold(self.key, retry_after, inp.holder)
             err = RateLimitedError("HTTP 429", retry_after=timedelta(seconds=retry_after))

@@ -1,7 +1,7 @@
 """Two Temporal-native ways to hold a fleet to a provider's quota, measured side by side (issue 18).
 
     python -m bench.limiter_options [--seconds 130] [--rpm 120] [--tpm 60000] [--callers 12]
-        [--ceiling-s 5] [--out bench/results/limiter_options.json]
+        [--restart-at 0.5] [--ceiling-s 5] [--out bench/results/limiter_options.json]
 
 In one run, each option on its own LLM task queue with its own fake quota (bench/limiter_calls.py),
 `--callers` runs calling back to back, all options at once:
@@ -12,19 +12,23 @@ In one run, each option on its own LLM task queue with its own fake quota (bench
                     from a RateLimiter that limits tokens only
   task queue        the server's dispatch rate alone: requests only
 Printed per option: 429s, seconds lost to them, throughput in whole minutes as a share of the binding
-quota, and how long a call waited from being scheduled to going out (p50, p95). Then one limiter's
-ceiling (leases a second on this machine, 1 and 4 shards) and a simulation of sharding past it.
+quota, how long a call waited from being scheduled to going out (p50, p95), and the 429s in the minute
+after every option's LLM worker is restarted (a new Worker and FleetLimiter, as a new process would
+have; at `--restart-at` of the calling time): a limit that reset with its worker would show them.
+Then one limiter's ceiling (leases a second on this machine, 1 and 4 shards) and a simulation of
+sharding past it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
 import sys
+import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +61,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tpm", type=positive, default=60_000)
     parser.add_argument("--callers", type=positive, default=12, help="caller runs per option")
     parser.add_argument("--ceiling-s", type=float, default=5.0, help="seconds a ceiling probe (0: skip)")
+    parser.add_argument(
+        "--restart-at",
+        type=float,
+        default=0.5,
+        help="share of the calling time when every LLM worker restarts",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/limiter_options.json"))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0.0 < args.restart_at < 1.0:
+        parser.error("--restart-at must be in (0, 1)")
+    return args
 
 
 def call_tokens(n: int) -> tuple[int, ...]:
@@ -66,61 +79,102 @@ def call_tokens(n: int) -> tuple[int, ...]:
     return tuple(300 + (n * 7 + i * 131) % 601 for i in range(50))
 
 
-def option_worker(client: Client, option: str, args: argparse.Namespace, home: str) -> tuple[Worker, Tally]:
-    """The LLM worker of one option, on its own queue, with its own quota."""
-    tally = Tally(WindowLimits(args.rpm, args.tpm))
-    key = f"bench-{uuid.uuid4().hex[:6]}"
-    if option == "entity":
-        limits = {key: RateLimit(key=key, rpm=args.rpm, tpm=args.tpm)}
-    else:  # the ledger counts tokens only: rpm set past anything the queue dispatches
-        limits = {key: RateLimit(key=key, rpm=1_000_000, tpm=args.tpm)}
-    limiter = FleetLimiter(client, home, limits) if option != "task queue" else None
-    call = ModelCall(tally, limiter, key)
-    per_s = None if option == "entity" else args.rpm / 60.0 * 0.95  # the same headroom as the limiter's
-    queue = f"llm-{option.replace(' ', '-').replace('+', '-')}-{uuid.uuid4().hex[:4]}"
-    worker = Worker(
-        client,
-        task_queue=queue,
-        activities=[call.call],
-        max_task_queue_activities_per_second=per_s,
-        max_concurrent_activities=64,
-    )
-    return worker, tally
+@dataclass
+class OptionWorker:
+    """The LLM worker of one option, on its own queue, with its own quota; restartable, as a worker
+    process is: a new Worker and a new FleetLimiter, only what the server keeps carries over."""
+
+    client: Client
+    option: str
+    args: argparse.Namespace
+    home: str  # where the RateLimiter entities run
+    tally: Tally = field(init=False)
+    queue: str = field(init=False)
+    key: str = field(init=False)
+    restarted_at: float | None = None
+    _worker: Worker | None = None
+    _running: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.tally = Tally(WindowLimits(self.args.rpm, self.args.tpm))
+        self.queue = f"llm-{self.option.replace(' ', '-').replace('+', '-')}-{uuid.uuid4().hex[:4]}"
+        self.key = f"bench-{uuid.uuid4().hex[:6]}"
+
+    def start(self) -> None:
+        args = self.args
+        # The ledger of the task-queue option counts tokens only: rpm past anything the queue dispatches.
+        rpm = args.rpm if self.option == "entity" else 1_000_000
+        limits = {self.key: RateLimit(key=self.key, rpm=rpm, tpm=args.tpm)}
+        limiter = FleetLimiter(self.client, self.home, limits) if self.option != "task queue" else None
+        call = ModelCall(self.tally, limiter, self.key)
+        per_s = None if self.option == "entity" else args.rpm / 60.0 * 0.95  # the limiter's headroom
+        self._worker = Worker(
+            self.client,
+            task_queue=self.queue,
+            activities=[call.call],
+            max_task_queue_activities_per_second=per_s,
+            max_concurrent_activities=64,
+        )
+        self._running = asyncio.create_task(self._worker.run())
+
+    async def stop(self) -> None:
+        if self._worker is not None and self._running is not None:
+            await self._worker.shutdown()
+            await asyncio.gather(self._running, return_exceptions=True)
+
+    async def restart(self) -> None:
+        await self.stop()
+        self.restarted_at = time.monotonic()
+        self.start()
 
 
 async def measure(client: Client, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     home = f"limiter-home-{uuid.uuid4().hex[:6]}"  # callers and the RateLimiter entities
-    workers = {option: option_worker(client, option, args, home) for option in OPTIONS}
-    callers = Worker(client, task_queue=home, workflows=[CallerWorkflow, RateLimiterWorkflow])
-    async with contextlib.AsyncExitStack() as running:
-        for worker in (callers, *(w for w, _ in workers.values())):
-            await running.enter_async_context(worker)
-        handles = [
-            await client.start_workflow(
-                CallerWorkflow.run,
-                CallerInput(caller=n, queue=w.task_queue, seconds=args.seconds, tokens=call_tokens(n)),
-                id=f"{home}-{i}-{n}",
-                task_queue=home,
-            )
-            for i, (w, _) in enumerate(workers.values())
-            for n in range(args.callers)
-        ]
-        results = asyncio.gather(*(h.result() for h in handles))
-        await progress(results, {o: t for o, (_, t) in workers.items()}, args.seconds)
-        await results
-    return {option: figures(tally, args) for option, (_, tally) in workers.items()}
+    workers = {option: OptionWorker(client, option, args, home) for option in OPTIONS}
+    async with Worker(client, task_queue=home, workflows=[CallerWorkflow, RateLimiterWorkflow]):
+        for worker in workers.values():
+            worker.start()
+        try:
+            handles = [
+                await client.start_workflow(
+                    CallerWorkflow.run,
+                    CallerInput(caller=n, queue=w.queue, seconds=args.seconds, tokens=call_tokens(n)),
+                    id=f"{home}-{i}-{n}",
+                    task_queue=home,
+                )
+                for i, w in enumerate(workers.values())
+                for n in range(args.callers)
+            ]
+            results = asyncio.gather(*(h.result() for h in handles))
+            await progress(results, workers, args)
+            await results
+        finally:
+            for worker in workers.values():
+                await worker.stop()
+    return {option: figures(w, args) for option, w in workers.items()}
 
 
-async def progress(results: asyncio.Future[Any], tallies: dict[str, Tally], seconds: float) -> None:
-    elapsed = 0
+async def progress(results: asyncio.Future[Any], workers: dict[str, OptionWorker], args: Any) -> None:
+    """A line every 10 s; every option's LLM worker restarted at `--restart-at` of the calling time."""
+    started = shown = time.monotonic()
+    restarted = False
     while not results.done():
-        await asyncio.sleep(10)
-        elapsed += 10
-        cells = ", ".join(f"{o}: {len(t.admitted)} calls, {len(t.refused)} 429s" for o, t in tallies.items())
-        print(f"  {elapsed} s of {seconds:.0f}: {cells}", flush=True)
+        await asyncio.sleep(1)
+        elapsed = time.monotonic() - started
+        if not restarted and elapsed >= args.restart_at * args.seconds:
+            restarted = True
+            print(f"  {elapsed:.0f} s: restarting every option's LLM worker", flush=True)
+            await asyncio.gather(*(w.restart() for w in workers.values()))
+        if time.monotonic() - shown >= 10:
+            shown = time.monotonic()
+            cells = [
+                f"{o}: {len(w.tally.admitted)} calls, {len(w.tally.refused)} 429s" for o, w in workers.items()
+            ]
+            print(f"  {elapsed:.0f} s of {args.seconds:.0f}: {', '.join(cells)}", flush=True)
 
 
-def figures(tally: Tally, args: argparse.Namespace) -> dict[str, Any]:
+def figures(worker: OptionWorker, args: argparse.Namespace) -> dict[str, Any]:
+    tally = worker.tally
     times = [at for at, _ in tally.admitted]
     rpm = full_minutes_share(times, [1] * len(times), args.rpm)
     tpm = full_minutes_share(times, [t for _, t in tally.admitted], args.tpm)
@@ -136,20 +190,25 @@ def figures(tally: Tally, args: argparse.Namespace) -> dict[str, Any]:
         "throughput_of_limit": max(r for r in (rpm, tpm, 0.0) if r is not None),
         "wait_p50_s": statistics.median(waits) if waits else None,
         "wait_p95_s": waits[int(0.95 * (len(waits) - 1))] if waits else None,
+        # What a limit that reset with its worker would show: 429s just after the restart.
+        "status_429_in_the_minute_after_the_restart": (
+            None
+            if worker.restarted_at is None
+            else sum(worker.restarted_at <= at < worker.restarted_at + 60 for at in tally.refused_at)
+        ),
     }
 
 
 def report(options: dict[str, dict[str, Any]], tops: dict[int, float], shards: list[str]) -> list[str]:
-    head = (
-        "| option | calls | 429s | share 429 | s lost to 429 | of rpm | of tpm | × limit | wait p50 | p95 |"
-    )
-    lines = [head, "|---" * 10 + "|"]
+    head = "| option | calls | 429s | share 429 | s lost to 429 | of rpm | of tpm | × limit | wait p50 | p95 "
+    lines = [head + "| 429s in the minute after the restart |", "|---" * 11 + "|"]
     for name, f in options.items():
         cells = [
             name, f["calls"], f["status_429"], f"{f['share_429']:.1%}", f"{f['seconds_lost_to_429']:.0f}",
             f"{f['share_of_rpm'] or 0:.2f}", f"{f['share_of_tpm'] or 0:.2f}",
             f"{f['throughput_of_limit']:.2f}",
             f"{f['wait_p50_s'] or 0:.2f} s", f"{f['wait_p95_s'] or 0:.2f} s",
+            f["status_429_in_the_minute_after_the_restart"],
         ]  # fmt: skip
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += [f"limiter ceiling, {n} shard(s): {rate:.0f} leases/s here" for n, rate in tops.items()]
