@@ -106,9 +106,14 @@ bench-slow-kill: install
 
 # Issue 18: 3 workers, 100 runs against the fake provider's 60 rpm / 20,000 tpm, without and with the fleet
 # limiter in one run (429s, time lost, throughput vs the limit), a worker killed mid-run; ~8 min.
-.PHONY: bench-ratelimit
+.PHONY: bench-ratelimit bench-limiter-options
 bench-ratelimit: install
 	$(PY) -m bench.ratelimit --runs 100 --workers 3 --rpm 60 --tpm 20000 --out bench/results/ratelimit.json
+
+# Issue 18: the limiter's options side by side (entity leases vs the task queue's dispatch rate), its
+# ceiling, and sharding past it by simulation.
+bench-limiter-options: install
+	$(PY) -m bench.limiter_options --out bench/results/limiter_options.json
 
 # Decrypts history for the Temporal UI (Settings → Codec Server: http://localhost:8081); needs AGENT_CODEC_KEYS.
 codec-server: install

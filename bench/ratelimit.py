@@ -32,17 +32,16 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.ratelimit import FleetLimiter
 from bench import entry
 from bench.chaos_cluster import Server, WorkerPool
 from bench.fake_limits import WindowLimits
 from bench.fake_provider import FakeProvider, Latency
+from bench.limiter_ceiling import ceiling
 from bench.options import positive
 from bench.tasks import BenchPolicy, make_tasks
 from core.client import deployment_converter
 from core.config import Settings
 from core.models import AgentRequest, ModelSettings
-from core.ratelimit import RateLimit
 from workflows.agent import AgentWorkflow
 from workflows.rate_limiter import RateLimiterWorkflow, limiter_id
 
@@ -56,6 +55,7 @@ class Recorded:
     inner: WindowLimits
     admitted: list[tuple[float, int]] = field(default_factory=list)
     refused: list[float] = field(default_factory=list)
+    refused_at: list[float] = field(default_factory=list)
 
     def admit(self, tokens: int, now: float) -> float | None:
         wait = self.inner.admit(tokens, now)
@@ -63,6 +63,7 @@ class Recorded:
             self.admitted.append((now, tokens))
         else:
             self.refused.append(float(max(1, -(-wait // 1))))  # the Retry-After sent: whole seconds
+            self.refused_at.append(now)
         return wait
 
 
@@ -103,6 +104,7 @@ def worker_env(server: Server, base_url: str, root: Path, queue: str, limits: st
 
 
 READY_S = 90.0
+PROGRESS_S = 15.0  # a line of progress this often while an arm runs
 
 
 async def wait_ready(pool: WorkerPool, root: Path) -> None:
@@ -138,10 +140,16 @@ async def run_arm(client: Client, server: Server, args: argparse.Namespace, limi
         ]
         pending = {asyncio.ensure_future(h.result()) for h in handles}
         ended: list[str] = []
+        shown = started
         while pending:
             finished, pending = await asyncio.wait(pending, timeout=1.0)
             ended += [_status(f) for f in finished]
             done_count = len(ended)
+            if time.monotonic() - shown >= PROGRESS_S:
+                shown = time.monotonic()
+                answered, refused = len(quota.admitted), len(quota.refused)
+                at = f"{shown - started:.0f} s: {done_count}/{args.runs} runs ended"
+                print(f"  {at}, {answered} calls answered, {refused} 429s", flush=True)
             if limited and not kill and done_count >= args.kill_at * args.runs:
                 kill = await kill_and_revive(client, pool, root)
         wall_s = time.monotonic() - started
@@ -168,12 +176,18 @@ async def kill_and_revive(client: Client, pool: WorkerPool, root: Path) -> dict[
     """SIGKILL worker 0 mid-run, start it again; the limiter's leases before and after."""
     before = await limiter_state(client)
     pid = pool.kill(0, "ratelimit bench")
+    killed_at = time.monotonic()
     (root / "worker-0.ready").unlink(missing_ok=True)
     pool.start(0)
     await wait_ready(pool, root)
     after = await limiter_state(client)
     print(f"  killed worker pid {pid}; limiter leases {before['leases']} → {after['leases']} after restart")
-    return {"pid": pid, "leases_before": before["leases"], "leases_after_restart": after["leases"]}
+    return {
+        "pid": pid,
+        "at": killed_at,
+        "leases_before": before["leases"],
+        "leases_after_restart": after["leases"],
+    }
 
 
 def full_minutes_share(times: list[float], weights: list[int], limit: int) -> float | None:
@@ -209,40 +223,11 @@ def figures(
         "share_of_tpm": tpm_share,
         "throughput_of_limit": max(shares) if shares else None,  # of the binding quota
         "kill": kill,
+        # A limiter that forgot its minute at the kill would let a burst through: 429s right after it.
+        "status_429_in_the_minute_after_the_kill": (
+            sum(kill["at"] <= at < kill["at"] + 60 for at in quota.refused_at) if kill else None
+        ),
         "limiter_state": state,
-    }
-
-
-async def ceiling(
-    client: Client, server: Server, seconds: float, shards: int = 1, concurrency: int = 64
-) -> dict[str, Any]:
-    """Leases per second a key's limiter(s) grant: `concurrency` callers (each its own run, so spread
-    over the shards) leasing back to back, with a limit too high to make anyone wait."""
-    root = Path(tempfile.mkdtemp(prefix="ratelimit-ceiling-"))
-    queue, key = f"rl-ceiling-{uuid.uuid4().hex[:6]}", f"ceiling-{uuid.uuid4().hex[:6]}"
-    pool = WorkerPool(root, 1, worker_env(server, "http://127.0.0.1:9/v1", root, queue, None))
-    pool.start_all()
-    limit = RateLimit(key=key, rpm=1_000_000, shards=shards)
-    # Three workers' limiters: each keeps its own few leases in flight, as three workers would.
-    limiters = [FleetLimiter(client, queue, {key: limit}) for _ in range(3)]
-    counts = [0]
-    try:
-        await wait_ready(pool, root)
-        deadline = time.monotonic() + seconds
-
-        async def caller(n: int) -> None:
-            while time.monotonic() < deadline:
-                await limiters[n % 3].grant(key, f"caller-{n}:lease")
-                counts[0] += 1
-
-        await asyncio.gather(*(caller(n) for n in range(concurrency)))
-    finally:
-        pool.stop()
-    return {
-        "shards": shards,
-        "leases_per_s": counts[0] / seconds,
-        "concurrency": concurrency,
-        "seconds": seconds,
     }
 
 
@@ -268,7 +253,8 @@ def report(arms: list[dict[str, Any]], tops: list[dict[str, Any]]) -> tuple[bool
     if kill:
         lines.append(
             f"worker killed mid-run: limiter leases {kill['leases_before']} at the kill, "
-            f"{kill['leases_after_restart']} after its restart, {on['limiter_state']['leases']} at the end"
+            f"{kill['leases_after_restart']} after its restart, {on['limiter_state']['leases']} at the end; "
+            f"429s in the minute after the kill: {on['status_429_in_the_minute_after_the_kill']}"
         )
     lines += [f"limiter ceiling: {t['leases_per_s']:.0f} leases/s, {t['shards']} shard(s)" for t in tops]
     lines.append(
@@ -291,9 +277,7 @@ async def amain(args: argparse.Namespace) -> int:
                 flush=True,
             )
             arms.append(await run_arm(client, server, args, limited))
-        tops = (
-            [await ceiling(client, server, args.ceiling_s, n) for n in (1, 4)] if args.ceiling_s > 0 else []
-        )
+        tops = [await ceiling(client, n, args.ceiling_s) for n in (1, 4)] if args.ceiling_s > 0 else []
     finally:
         server.stop()
     ok, lines = report(arms, tops)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from collections.abc import Callable
@@ -52,6 +53,29 @@ def failure_reason(status: str, answer: str, expected: str, last_error: str | No
     if answer.startswith("I could not complete"):
         return f"tool failed: {last_error or 'unknown'}"
     return "wrong answer"
+
+
+_REFUSED = re.compile(r"the plan was refused (\w+(?: times)?) \(([^)]*)\)")
+
+
+def failure_cause(rec: TaskRecord) -> tuple[str, bool]:
+    """Why a task failed, in words, and whether a retry (of the activity or call that failed) could
+    have turned it into a success: a retryable class that ran out of attempts could; the model's own
+    mistakes, and errors our taxonomy never retries, could not."""
+    refused = _REFUSED.search(rec.answer)
+    reason = rec.failure_reason or "?"
+    if refused:
+        why = f"the plan was refused {refused.group(1)} ({refused.group(2)}): the planner's own mistakes"
+        return f"{why}, typed InvalidInputError; only another correction could help", False
+    if reason.startswith("tool failed: "):
+        retryable = _retryable(reason.removeprefix("tool failed: "))
+        return f"{reason} ({'retryable: more attempts could' if retryable else 'not retryable'})", retryable
+    causes = {
+        "retry_budget_exhausted": ("the run's retry budget ran out before a retryable call succeeded", True),
+        "step_cap": ("step cap: the model kept calling tools that do not exist", False),
+        "wrong answer": ("wrong answer, the model's: no call failed", False),
+    }
+    return causes.get(reason, (f"run ended {reason}", False))
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -2,6 +2,7 @@
 
     python -m bench.retries [--tasks 200] [--seed 42] [--hallucination 0.28] [--sweep 0.05,0.15]
         [--concurrency 20] [--out bench/results/retries.json] [--address HOST:PORT] [--tiny]
+        [--plan-corrections 1] [--plan-names-by-arguments on|off]
 
 Without --address a local dev server (the venv's `temporal` binary, in-memory) is started and stopped.
 Exit 0 when our agent wasted no retry and retried only retryable classes, 1 otherwise or when no server
@@ -29,7 +30,7 @@ from bench.faults import FaultyModel
 from bench.naive_react import run_naive
 from bench.options import positive
 from bench.plan_arm import BENCH_PLAN, FaultyPlanner
-from bench.report import TaskRecord, main_table, summarise_records, sweep_table
+from bench.report import TaskRecord, failure_cause, main_table, summarise_records, sweep_table
 from bench.tasks import BenchPolicy, BenchTask, default_plan, make_tasks
 from bench.temporal_agent import run_ours
 from core.client import deployment_converter
@@ -68,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--plan-corrections", type=int, default=1, choices=range(6), help="plan mode's PlanPolicy.corrections"
     )
+    parser.add_argument(
+        "--plan-names-by-arguments",
+        choices=("on", "off"),
+        default="on",
+        help="PlanPolicy.resolve_names: a misnamed read-only step runs the one tool its arguments fit",
+    )
     args = parser.parse_args(argv)
     if args.tiny:
         args.tasks, args.sweep = min(args.tasks, 6), []
@@ -100,7 +107,10 @@ async def compare(client: Client, args: argparse.Namespace) -> dict[str, Any]:
         plan = default_plan(args.seed, rate)
         naive = await run_naive_all(tasks, rate, args.seed, args.concurrency)
         ours = await run_ours(client, tasks, plan, args.concurrency)
-        planner = dataclasses.replace(BENCH_PLAN, planning=PlanPolicy(corrections=args.plan_corrections))
+        policy = PlanPolicy(
+            corrections=args.plan_corrections, resolve_names=args.plan_names_by_arguments == "on"
+        )
+        planner = dataclasses.replace(BENCH_PLAN, planning=policy)
         planned = await run_ours(client, tasks, plan, args.concurrency, planner, FaultyPlanner(plan))
         runs.append({"rate": rate, "naive": naive, "ours": ours, "plan": planned})
     return {"tasks": tasks, "runs": runs}
@@ -133,12 +143,8 @@ def report(data: dict[str, Any], args: argparse.Namespace, wall_s: float) -> tup
     summaries = [(run["rate"], {arm: summarise_records(run[arm]) for arm in ARMS}) for run in data["runs"]]
     main_rate, main_arms = summaries[0]
     lines = main_table(main_arms, main_rate)
-    for arm in ("ours", "plan"):
-        failures = [r for r in data["runs"][0][arm] if not r.success]
-        lines.append(f"{arm} failures: {len(failures)}")
-        lines += [
-            f"  task {r.task_id} ({r.kind}): {r.failure_reason}; answer: {r.answer[:160]}" for r in failures
-        ]
+    for run in sorted(data["runs"], key=lambda r: r["rate"]):
+        lines += failure_lines(run)
     lines += ["", *sweep_table(sorted(summaries, key=lambda s: s[0]))]
     lines.append(f"\nwall time {wall_s:.1f} s; raw results: {args.out}")
     document = {
@@ -150,6 +156,24 @@ def report(data: dict[str, Any], args: argparse.Namespace, wall_s: float) -> tup
         "results": [rec.model_dump() for run in data["runs"] for arm in ARMS for rec in run[arm]],
     }
     return lines, document
+
+
+def failure_lines(run: dict[str, Any]) -> list[str]:
+    """Every failed task of every arm at one rate, with its cause and whether a retry could fix it."""
+    lines = []
+    for arm in ARMS:
+        failures = [r for r in run[arm] if not r.success]
+        causes = [failure_cause(r) for r in failures]
+        fixable = sum(could for _, could in causes)
+        lines.append(
+            f"{arm} failures at {run['rate']:.0%}: {len(failures)}"
+            + (f" ({fixable} of them a retry could have fixed)" if failures else "")
+        )
+        lines += [
+            f"  task {r.task_id} ({r.kind}): {cause} [retry could fix: {'yes' if could else 'no'}]"
+            for r, (cause, could) in zip(failures, causes, strict=True)
+        ]
+    return lines
 
 
 def verdict(document: dict[str, Any]) -> tuple[bool, str]:

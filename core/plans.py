@@ -81,6 +81,9 @@ class PlanPolicy:
     # Times a refused plan goes back to the planner with its typed issues before the run ends; more
     # rescues more runs from a planner's mistakes, at more model calls (and spread) per run.
     corrections: int = 1
+    # A step naming no tool runs the one read-only tool its arguments fit, if exactly one does
+    # (workflows/plan_names.py), instead of going back to the planner for its name.
+    resolve_names: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.corrections <= 5:

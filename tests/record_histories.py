@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -43,6 +44,7 @@ from tests.conftest import (
     register_search_attributes,
     result_or_task_failure,
 )
+from tests.plan_agent import ScriptedPlanner, planning_agent, step
 from worker import build_worker
 from workflows.agent import AgentWorkflow
 
@@ -230,6 +232,35 @@ async def record_conversation(env: WorkflowEnvironment) -> None:
     print(f"{CONVERSATION}: {result.handled} messages, {len(history.events)} events")
 
 
+# Plan mode: a planner that misnames a read-only tool (its arguments fit that tool only), is told, and
+# corrects itself; a run from before plan steps' names were resolved by their arguments.
+PLAN_NAME_CORRECTED = "planner_test.name_corrected"
+
+
+async def record_plan(env: WorkflowEnvironment) -> None:
+    path = HISTORIES / f"{PLAN_NAME_CORRECTED}.json"
+    if path.exists():
+        return
+    agent = planning_agent()
+    planner = ScriptedPlanner(
+        [step("s1", "findaccount", owner="Ada")], [step("s1", "find_account", owner="Ada")]
+    )
+    transport = ScriptedTransport(ScriptBook({}, planner))
+    provider = OpenAIProvider(SCRIPTED_URL, default_model="scripted", transport=transport)
+    deps: dict[str, Any] = {agent.name: Counter()}
+    async with build_worker(
+        env.client, "record-plan", [agent], provider, deps, **worker_options({}, strict=True)
+    ):
+        handle = await AgentClient(env.client, "record-plan").start(
+            AgentRequest(task="Find Ada's account.", agent=agent.name, user_id="tester"),
+            workflow_id="recorded-plan-name-corrected",
+        )
+        result = await result_or_task_failure(handle)
+        history = await handle.fetch_history()
+    path.write_text(history.to_json())
+    print(f"{PLAN_NAME_CORRECTED}: {result.status.value}, {result.turns} turns, {len(history.events)} events")
+
+
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
@@ -248,6 +279,7 @@ async def main() -> None:
             print(f"{name}: {result.status.value}, {len(history.events)} events")
         await record_shop(env)
         await record_conversation(env)
+        await record_plan(env)
 
 
 if __name__ == "__main__":

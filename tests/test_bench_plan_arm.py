@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.faults import FaultPlan, FaultyModel, hallucinated_names
 from bench.plan_arm import BENCH_PLAN, FaultyPlanner
+from bench.report import TaskRecord, failure_cause
 from bench.tasks import BenchPolicy, make_task
 from workflows import prompts
 
@@ -54,3 +55,19 @@ def test_told_of_its_mistake_it_plans_the_intended_call_on_the_next_turn() -> No
     again = ask({"role": "assistant", "content": "{}"}, {"role": "user", "content": "refused"})
     assert first_step(fixed.reply(again, set()).content)["tool"] == intended
     assert BENCH_PLAN.mode == "plan"
+
+
+def record(**fields: Any) -> TaskRecord:
+    base: dict[str, Any] = {"agent": "plan", "hallucination_rate": 0.28, "task_id": 1, "kind": "search"}
+    base |= {"success": False, "status": "completed", "steps": 2, "latency_ms": 1.0, "tokens": 1}
+    return TaskRecord(**(base | fields))
+
+
+def test_every_failure_has_a_cause_saying_whether_a_retry_could_fix_it() -> None:
+    answer = "The run stopped before any step ran: the plan was refused twice (unknown_tool)."
+    refused = record(status="failed", failure_reason="failed", answer=answer)
+    cause, could = failure_cause(refused)
+    assert "refused twice (unknown_tool)" in cause and could is False
+    assert failure_cause(record(failure_reason="tool failed: DependencyDownError"))[1] is True
+    assert failure_cause(record(failure_reason="tool failed: InvalidInputError"))[1] is False
+    assert failure_cause(record(failure_reason="wrong answer"))[1] is False

@@ -10,6 +10,7 @@ import pytest
 from core.plans import MissingField, Plan, PlanIssue, PlanPolicy, references, resolve_references
 from tests.plan_agent import planning_agent, step
 from workflows.plan_check import check, dependencies, find_cycle, parse
+from workflows.plan_names import only_fit, resolve_names
 
 REGISTRY = planning_agent().registry
 
@@ -123,3 +124,17 @@ def test_a_plan_policy_out_of_range_is_refused_when_the_agent_is_defined() -> No
         PlanPolicy(replans=-1)
     with pytest.raises(ValueError, match="corrections"):
         PlanPolicy(corrections=6)
+
+
+def test_a_misnamed_step_resolves_only_to_the_one_read_only_tool_its_arguments_fit() -> None:
+    plan = plan_of(
+        step("s1", "lookup", owner="Ada"),  # fits find_account only
+        step("s2", "close", account_id="ACC-ADA"),  # fits close_account only: irreversible
+        step("s3", "both", owner="Ada", topic="x"),  # fits two tools, or none
+        step("s4", "nothing", name="Ada"),  # fits none
+        step("s5", "read_notes", topic="x"),  # a real name is kept
+    )
+    resolved, names = resolve_names(plan, REGISTRY)
+    assert [r.label() for r in names] == ["s1: lookup → find_account"]
+    assert [s.tool for s in resolved.steps] == ["find_account", "close", "both", "nothing", "read_notes"]
+    assert only_fit("not an object", REGISTRY) is None

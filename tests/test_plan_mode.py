@@ -27,6 +27,7 @@ from tests.plan_agent import ScriptedPlanner, planning_agent, step
 from tests.test_agent_workflow import approve_as_alice
 from worker import build_worker
 from workflows.agent import AgentWorkflow
+from workflows.planning import PLAN_NAMES_PATCH
 
 Run = tuple[AgentResult, WorkflowHistory, Counter[str], ScriptedTransport]
 
@@ -139,6 +140,26 @@ async def test_a_refused_plan_reaches_no_tool_and_spends_no_retry(env: WorkflowE
     assert result.turns == 3 and not any(c.outcome == ToolOutcome.REJECTED for c in result.tool_calls)
 
 
+async def test_missing_steps_fields_and_invalid_arguments_reach_no_tool_and_spend_no_retry(
+    env: WorkflowEnvironment,
+) -> None:
+    missing = [
+        step("s1", "find_account", owner="Ada"),
+        step("s2", "close_account", account_id="$s9.account_id"),  # no step s9
+        step("s3", "close_account", account_id="$s1.iban"),  # find_account returns no iban
+    ]
+    invalid = [step("s1", "find_account", owner=["Ada"]), step("s2", "read_notes", topic="x", extra=1)]
+    planner = ScriptedPlanner(missing, invalid)
+    result, history, runs, _ = await run_plan(env, planner)
+    assert (result.status, result.stop_reason) == (RunState.FAILED, "InvalidInputError")
+    assert "missing_step" in planner.asked[1] and "missing_field" in planner.asked[1]
+    assert "invalid_arguments" in result.answer and not runs and result.plan == ()
+    assert not [a for a in scheduled_activities(history) if a.startswith("tool.")]
+    started = [e.activity_task_started_event_attributes.attempt for e in history.events
+               if e.HasField("activity_task_started_event_attributes")]  # fmt: skip
+    assert started and set(started) == {1}  # the two planner calls, neither retried
+
+
 async def test_a_plan_refused_twice_ends_the_run_typed_before_any_tool(env: WorkflowEnvironment) -> None:
     too_many = [step(f"s{n}", "read_notes", topic=str(n)) for n in range(1, 4)]
     planner = ScriptedPlanner(too_many, "I would rather just answer.")
@@ -185,8 +206,58 @@ async def test_mode_routed_per_task_by_code(env: WorkflowEnvironment) -> None:
 
 async def test_more_corrections_when_the_agent_allows_them(env: WorkflowEnvironment) -> None:
     agent = planning_agent(planning=PlanPolicy(corrections=2))
-    bad = [step("s1", "findaccount", owner="Ada")]
+    bad = [step("s1", "findaccount", name="Ada")]  # arguments no tool takes: only the planner can fix it
     planner = ScriptedPlanner(bad, bad, [step("s1", "find_account", owner="Ada")])
     result, _, runs, _ = await run_plan(env, planner, agent=agent)
     assert result.status == RunState.COMPLETED and result.turns == 4  # 3 planning calls, 1 answer
     assert runs == Counter(find_account=1)
+
+
+async def test_a_misnamed_read_only_step_runs_the_one_tool_its_arguments_fit(
+    env: WorkflowEnvironment,
+) -> None:
+    planner = ScriptedPlanner([step("s1", "lookup_account", owner="Ada"), step("s2", "notes", topic="x")])
+    seen: list[Any] = []
+
+    async def follow(handle: WorkflowHandle[Any, AgentResult]) -> None:
+        await handle.result()
+        seen.extend((await handle.query(AgentWorkflow.progress, 0)).events)
+
+    result, history, runs, _ = await run_plan(env, planner, during=follow)
+    assert result.status == RunState.COMPLETED and result.turns == 2  # no model call to fix the names
+    assert [(v.id, v.tool, v.state.value) for v in result.plan] == [
+        ("s1", "find_account", "done"), ("s2", "read_notes", "done"),
+    ]  # fmt: skip
+    assert runs == Counter(find_account=1, read_notes=1) and len(planner.asked) == 1
+    resolved = next(s for s in result.steps if s.thought == "plan names resolved by arguments")
+    assert resolved.actions == ("s1: lookup_account → find_account", "s2: notes → read_notes")
+    accepted = next(e for e in seen if e.kind == ProgressKind.PLAN)
+    assert "s1: lookup_account → find_account" in (accepted.detail or "")
+    markers = [
+        e.marker_recorded_event_attributes
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    patches = [p.data for mk in markers for v in mk.details.values() for p in v.payloads]
+    assert any(PLAN_NAMES_PATCH.encode() in data for data in patches)
+
+
+async def test_a_misnamed_step_is_never_resolved_to_a_tool_with_effects(env: WorkflowEnvironment) -> None:
+    # The arguments fit close_account only, but an irreversible tool runs only under its exact name.
+    planner = ScriptedPlanner(
+        [step("s1", "close", account_id="ACC-ADA")], [step("s1", "read_notes", topic="x")]
+    )
+    result, _, runs, _ = await run_plan(env, planner)
+    assert result.status == RunState.COMPLETED and result.turns == 3
+    assert "unknown_tool" in planner.asked[1] and "close_account" in planner.asked[1]
+    assert runs == Counter(read_notes=1)
+
+
+async def test_name_resolution_can_be_turned_off(env: WorkflowEnvironment) -> None:
+    agent = planning_agent(planning=PlanPolicy(resolve_names=False))
+    planner = ScriptedPlanner(
+        [step("s1", "lookup_account", owner="Ada")], [step("s1", "find_account", owner="Ada")]
+    )
+    result, _, _, _ = await run_plan(env, planner, agent=agent)
+    assert result.status == RunState.COMPLETED and result.turns == 3
+    assert "unknown_tool" in planner.asked[1]

@@ -3,6 +3,9 @@ whose state outlives the workers; a 429's Retry-After holds everyone off; model 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -45,6 +48,29 @@ def test_limits_that_cannot_be_met_are_refused_at_worker_start(text: str, why: s
         parse_limits(text)
     with pytest.raises(ConfigError):
         rate_limits_from_env({"AGENT_RATE_LIMITS": text})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("scripted=0rpm", "worker: rate limit 'scripted=0rpm' cannot be met: rpm:"),
+        ("scripted=60rpm,-5tpm", "worker: rate limit 'scripted=60rpm,-5tpm' cannot be met: tpm:"),
+    ],
+)
+def test_the_worker_process_refuses_an_impossible_limit_in_one_line_before_it_connects(
+    text: str, expected: str
+) -> None:
+    env = {
+        **os.environ,
+        "AGENT_RATE_LIMITS": text,
+        "LLM_PROVIDER": "scripted",
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+    }
+    done = subprocess.run(
+        [sys.executable, "worker.py"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and lines[0].startswith(expected), done.stderr
 
 
 async def test_a_limit_on_a_model_the_worker_does_not_serve_is_refused(

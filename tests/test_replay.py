@@ -15,6 +15,7 @@ import workflows.routing
 from core.agent import Agent
 from core.models import ToolCall
 from tests.conftest import DEMO_AGENTS
+from tests.plan_agent import planning_agent
 from worker import build_replayer
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -25,8 +26,9 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def replayer(*agents: Agent[Any]) -> Replayer:
-    """The production Replayer (worker.build_replayer) over the demo agents, or the ones given."""
-    return build_replayer(agents or DEMO_AGENTS, pydantic_data_converter)
+    """The production Replayer (worker.build_replayer) over the demo agents and the plan-mode test
+    agent, or the ones given."""
+    return build_replayer(agents or (*DEMO_AGENTS, planning_agent()), pydantic_data_converter)
 
 
 def test_there_are_histories_to_replay() -> None:

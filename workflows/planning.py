@@ -1,6 +1,8 @@
 """Plan-and-execute: one planner call, the plan checked in code, its steps run as code, one answer call.
 
     planner (llm.complete, no tools offered) → parse + check (workflows/plan_check.py)
+        refused only for misnamed read-only steps whose arguments fit one tool → those steps run that
+                  tool (workflows/plan_names.py), no model call
         refused → the typed issues go back to the planner once → refused again: the run fails, typed;
                   nothing ran and no retry was spent
     steps (workflows/plan_steps.py): parallel where independent, each through the ReAct call path
@@ -33,10 +35,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.limits import Limits
     from workflows.outcome import Stop, partial_answer
     from workflows.plan_check import calls_as_plan, check, parse
+    from workflows.plan_names import resolve_names
     from workflows.plan_steps import StepRunner
     from workflows.progress import ProgressLog
     from workflows.state import AgentState
     from workflows.thinking import Thinker
+
+
+PLAN_NAMES_PATCH = "plan-names-by-arguments"
 
 
 class Collaborators(Protocol):
@@ -108,15 +114,40 @@ class PlanLoop:
         parsed = parse(reply.content) if not reply.tool_calls else calls_as_plan(reply.tool_calls)
         registry = self.config.agent.registry
         issues = [parsed] if isinstance(parsed, PlanIssue) else check(parsed, registry, self._max_steps())
+        renamed: list[str] = []
+        if isinstance(parsed, Plan) and issues:
+            parsed, issues, renamed = self._resolved(parsed, issues)
         progress, turn, now = self.steps.progress, self.state.turn, workflow.now()
         if isinstance(parsed, Plan) and not issues:
             label = "; ".join(f"{s.id} {s.tool}" for s in parsed.steps)
-            progress.add(now, ProgressKind.PLAN, turn, label, outcome="accepted", detail=f"round {round_no}")
+            detail = f"round {round_no}" + "".join(f"; {r}" for r in renamed)
+            progress.add(now, ProgressKind.PLAN, turn, label, outcome="accepted", detail=detail)
             return parsed
         why = _issues_json(issues)
         progress.add(now, ProgressKind.PLAN, turn, "", outcome="refused", detail=why[:200])
         self.state.steps.append(m.TraceStep(turn=turn, thought="plan refused", error=why[:500]))
         return issues
+
+    def _resolved(self, plan: Plan, issues: list[PlanIssue]) -> tuple[Plan, list[PlanIssue], list[str]]:
+        """A refused plan whose misnamed steps resolve by their arguments (workflows/plan_names.py) and
+        then passes: that plan; else the plan and its issues as they were, every one for the planner."""
+        if not self.config.agent.planning.resolve_names:
+            return plan, issues, []
+        registry = self.config.agent.registry
+        resolved, names = resolve_names(plan, registry)
+        if not names or check(resolved, registry, self._max_steps()):
+            return plan, issues, []
+        # Runs from before sent every misnamed step back to the planner. Remove once none of them can
+        # be running or replayed (docs/architecture.md, Versioning).
+        if not workflow.patched(PLAN_NAMES_PATCH):
+            return plan, issues, []
+        labels = [r.label() for r in names]
+        self.state.steps.append(
+            m.TraceStep(
+                turn=self.state.turn, thought="plan names resolved by arguments", actions=tuple(labels)
+            )
+        )
+        return resolved, [], labels
 
     def _refused(self, issues: list[PlanIssue]) -> NoReturn:
         kinds = sorted({i.kind for i in issues})
