@@ -35,6 +35,10 @@ class Speeds:
     prompt_tokens: int
     gen_tokens: int
     others_cpu_share: float = 0.0  # of all CPUs, by other processes, while these were measured
+    # Medians of each pair's ratio (ours over the limit call just before it): a pair shares the load of
+    # its half-minute, where the medians of each side may come from different minutes.
+    prompt_ratio: float = 0.0
+    gen_ratio: float = 0.0
 
 
 def _policy_text(chars: int) -> str:
@@ -49,7 +53,7 @@ async def speeds(server: LocalModelServer, caller: Caller, tiny: bool, say: Call
     one block after the other, a busy minute lands on one side only and decides the ratio."""
     gen_tokens = 16 if tiny else 128
     text = _policy_text(400 if tiny else 2400)
-    repeats = 1 if tiny else 3
+    repeats = 1 if tiny else 5
     gen_req = free_text(GEN_TEXT, gen_tokens)
     limits: list[Timings] = []
     prompts: list[Call] = []
@@ -89,6 +93,8 @@ async def speeds(server: LocalModelServer, caller: Caller, tiny: bool, say: Call
         prompt_tokens=prompts[0].server.prompt_n,
         gen_tokens=gens[0].reply.usage.completion_tokens,
         others_cpu_share=others,
+        prompt_ratio=median(c.prompt_tps / t.prompt_tps for c, t in zip(prompts, limits, strict=True)),
+        gen_ratio=median(c.gen_tps / t.gen_tps for c, t in zip(gens, gen_limits, strict=True)),
     )
 
 

@@ -18,16 +18,17 @@ def _speed_rows(s: dict[str, Any]) -> list[list[str]]:
             "prompt tok/s (uncached)",
             f"{s['ours_prompt_tps']:.1f}",
             f"{limit['prompt_tps']:.1f}",
-            _ratio(s["ours_prompt_tps"], limit["prompt_tps"]),
+            f"{s['prompt_ratio']:.2f}",
             f"{s['prompt_tokens']} tokens; llama.cpp's own for our call {s['server_prompt_tps']:.1f}",
         ],
         [
             "generation tok/s",
             f"{s['ours_gen_tps']:.2f}",
             f"{limit['gen_tps']:.2f}",
-            _ratio(s["ours_gen_tps"], limit["gen_tps"]),
+            f"{s['gen_ratio']:.2f}",
             f"target ≥ 0.85; {s['gen_tokens']} tokens; llama.cpp's own for our call "
-            f"{s['server_gen_tps']:.2f}; medians of calls interleaved with the limit's; other processes "
+            f"{s['server_gen_tps']:.2f}; medians of calls interleaved with the limit's, ratio the median "
+            f"of each pair's (ratio of medians {_ratio(s['ours_gen_tps'], limit['gen_tps'])}); other processes "
             f"took {s.get('others_cpu_share', 0.0):.0%} of the CPUs",
         ],
     ]
