@@ -28,8 +28,8 @@ def _speed_rows(s: dict[str, Any]) -> list[list[str]]:
             f"{s['gen_ratio']:.2f}",
             f"target ≥ 0.85; {s['gen_tokens']} tokens; llama.cpp's own for our call "
             f"{s['server_gen_tps']:.2f}; medians of calls interleaved with the limit's, ratio the median "
-            f"of each pair's (ratio of medians {_ratio(s['ours_gen_tps'], limit['gen_tps'])}); other processes "
-            f"took {s.get('others_cpu_share', 0.0):.0%} of the CPUs",
+            f"of each pair's (ratio of medians {_ratio(s['ours_gen_tps'], limit['gen_tps'])}); "
+            f"other processes took {s.get('others_cpu_share', 0.0):.0%} of the CPUs",
         ],
     ]
 
