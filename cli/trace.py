@@ -22,6 +22,7 @@ from workflows import observations
 
 LLM = "llm.complete"
 _CALL_TURN = re.compile(r"^t(\d+)-")
+_PLAN_STEP = re.compile(r"^p\d+-s\d+$")
 
 
 class Call(BaseModel):
@@ -152,6 +153,22 @@ def _observe(call: Call, seen: dict[str, str]) -> None:
     call.outcome = "denied" if call.error_type == "PermissionDeniedError" else "rejected"
 
 
+def _plan_steps(turns: dict[int, Turn], acts: list[Act], recorded: dict[str, Json]) -> None:
+    """A plan's steps (call ids p<round>-s<step>) come from the planner's plan, not from a reply's
+    tool calls: each joins the turn the run recorded it in, with the activities it ran."""
+    known = {c.call_id for t in turns.values() for c in t.calls}
+    for call_id, record in recorded.items():
+        turn = record.get("turn")
+        if call_id in known or not _PLAN_STEP.match(call_id) or not isinstance(turn, int):
+            continue
+        step = turns.setdefault(turn, Turn(turn=turn))
+        call = Call(call_id=call_id, tool=str(record.get("tool")), args=record.get("args") or {})
+        for act in acts:
+            if act.activity_type != LLM and act.input.get("call_id") == call_id:
+                _act(call, act)
+        step.calls.append(call)
+
+
 def _turns(acts: list[Act], result: Json) -> list[Turn]:
     turns: dict[int, Turn] = {}
     # Observations as the model saw them (tool messages of later prompts), and the result's for the last turn.
@@ -168,6 +185,7 @@ def _turns(acts: list[Act], result: Json) -> list[Turn]:
             for call in turns[turn].calls:
                 if call.call_id == act.input.get("call_id"):
                     _act(call, act)
+    _plan_steps(turns, acts, recorded)
     for step in turns.values():
         for call in step.calls:
             _observe(call, seen)

@@ -26,8 +26,9 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def _single_run_from_turn_one(path: Path) -> bool:
-    """An AgentWorkflow history that holds its run from turn 1 (a conversation has its own view, and a
-    fork's history starts after its fork point, so its turns are fewer than its result's)."""
+    """A ReAct AgentWorkflow history that holds its run from turn 1 (a conversation has its own view, a
+    fork's history starts after its fork point, so its turns are fewer than its result's, and a plan
+    run's steps are its planner's rounds, not one per model reply)."""
     first = json.loads(path.read_text())["events"][0]["workflowExecutionStartedEventAttributes"]
     if first["workflowType"]["name"] != "AgentWorkflow":
         return False
@@ -35,7 +36,8 @@ def _single_run_from_turn_one(path: Path) -> bool:
     return json.loads(base64.b64decode(payload)).get("fork") is None
 
 
-SINGLE_RUNS = [p for p in HISTORIES if _single_run_from_turn_one(p)]
+SINGLE_RUNS = [p for p in HISTORIES if _single_run_from_turn_one(p) and not p.stem.startswith("planner_")]
+PLAN_RUNS = [p for p in HISTORIES if p.stem.startswith("planner_")]
 
 
 @pytest.fixture
@@ -182,6 +184,23 @@ async def test_trace_of_a_terminated_run_says_so(env: WorkflowEnvironment, cli: 
     code, out, err = await cli("status", handle.id)
     assert code == 1 and err == ""
     assert f"run {handle.id}: terminated" in out and "outside the agent's own outcomes" in out
+
+
+@pytest.mark.parametrize("path", PLAN_RUNS, ids=[p.stem for p in PLAN_RUNS])
+async def test_a_plan_runs_steps_render_as_the_calls_it_recorded(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    report = (await build_report(history)).model_dump(mode="json")
+    completed = next(
+        e.workflow_execution_completed_event_attributes.result
+        for e in history.events
+        if e.HasField("workflow_execution_completed_event_attributes")
+    )
+    result = AgentResult.model_validate_json(completed.payloads[0].data)
+    mine = [c for t in report["turns"] for c in t["calls"]]
+    assert report["totals"]["tool_calls"] == len(result.tool_calls) > 0
+    assert [(c["call_id"], c["tool"], c["outcome"], c["args"]) for c in mine] == [
+        (r.call_id, r.tool, r.outcome.value, r.args) for r in result.tool_calls
+    ]
 
 
 @pytest.mark.parametrize("path", SINGLE_RUNS, ids=[p.stem for p in SINGLE_RUNS])
