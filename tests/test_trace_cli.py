@@ -186,16 +186,20 @@ async def test_trace_of_a_terminated_run_says_so(env: WorkflowEnvironment, cli: 
     assert f"run {handle.id}: terminated" in out and "outside the agent's own outcomes" in out
 
 
-@pytest.mark.parametrize("path", PLAN_RUNS, ids=[p.stem for p in PLAN_RUNS])
-async def test_a_plan_runs_steps_render_as_the_calls_it_recorded(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
-    report = (await build_report(history)).model_dump(mode="json")
+def _returned(history: WorkflowHistory) -> AgentResult:
     completed = next(
         e.workflow_execution_completed_event_attributes.result
         for e in history.events
         if e.HasField("workflow_execution_completed_event_attributes")
     )
-    result = AgentResult.model_validate_json(completed.payloads[0].data)
+    return AgentResult.model_validate_json(completed.payloads[0].data)
+
+
+@pytest.mark.parametrize("path", PLAN_RUNS, ids=[p.stem for p in PLAN_RUNS])
+async def test_a_plan_runs_steps_render_as_the_calls_it_recorded(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    report = (await build_report(history)).model_dump(mode="json")
+    result = _returned(history)
     mine = [c for t in report["turns"] for c in t["calls"]]
     assert report["totals"]["tool_calls"] == len(result.tool_calls) > 0
     assert [(c["call_id"], c["tool"], c["outcome"], c["args"]) for c in mine] == [
@@ -207,11 +211,6 @@ async def test_a_plan_runs_steps_render_as_the_calls_it_recorded(path: Path) -> 
 async def test_committed_histories_from_older_code_still_render(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
     report = (await build_report(history)).model_dump(mode="json")
-    completed = next(
-        e.workflow_execution_completed_event_attributes.result
-        for e in history.events
-        if e.HasField("workflow_execution_completed_event_attributes")
-    )
-    result = AgentResult.model_validate_json(completed.payloads[0].data)
+    result = _returned(history)
     assert_matches_result(report, result)
     assert render(report)[-1].startswith(f"totals: {result.turns} turns")
