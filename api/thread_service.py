@@ -8,6 +8,7 @@ never the thread's starter or user). Every refusal is an ApiError carrying a tax
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
@@ -134,6 +135,18 @@ class Threads:
     async def send(self, thread_id: str, body: ThreadMessage, wait: bool) -> c.MessageReply:
         try:
             return await self.chats.send(thread_id, body.text, wait=wait, message_id=body.message_id)
+        except AgentError as err:
+            raise ApiError(http_status(err), err) from None
+
+    async def answer(self, identity: Identity, thread_id: str, message_id: str) -> c.MessageReply:
+        """The answer of a message sent earlier (wait=false), once it is answered."""
+        if not re.match(c.MESSAGE_ID, message_id):
+            raise ApiError(400, InvalidInputError(f"a message id must match {c.MESSAGE_ID}"))
+        thread = await self.mine(identity, thread_id)
+        if not thread.running:
+            raise ApiError(409, c.ConversationClosedError(f"conversation {thread_id} is closed"))
+        try:
+            return await self.chats.await_reply(thread_id, message_id)
         except AgentError as err:
             raise ApiError(http_status(err), err) from None
 

@@ -3,6 +3,7 @@
     POST /v1/threads/{id}/messages   {text, agent?, wait?, message_id?}: starts the thread if needed
         Accept: text/event-stream    SSE: `accepted`, `progress`…, then `answer` (api/thread_stream.py)
         otherwise JSON               200 the MessageReply (wait, the default), 202 its id (wait=false)
+    GET  /v1/threads/{id}/messages/{message id}   the answer of a message posted with wait=false
     GET  /v1/threads/{id}            state, queue, pending approvals, summary; the result once closed
     POST /v1/threads/{id}/decisions  a pending call approved or denied (args_sha256, four eyes)
     POST /v1/threads/{id}/close      answers what is queued, stores the episode, ends
@@ -63,6 +64,11 @@ def thread_routes(service: Service, identity: Callable[..., Identity]) -> APIRou
         if not body.wait:
             response.status_code = 202
         return reply
+
+    @router.get("/{thread_id}/messages/{message_id}", response_model=MessageReply)
+    async def get_answer(thread_id: str, message_id: str, chats: Chats, who: Who) -> MessageReply:
+        """The answer of a message posted with wait=false (waits until it is answered)."""
+        return await chats.answer(who, thread_id, message_id)
 
     @router.get("/{thread_id}", response_model=ThreadView)
     async def get_thread(thread_id: str, chats: Chats, who: Who) -> ThreadView:
