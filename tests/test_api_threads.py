@@ -13,6 +13,7 @@ import pytest
 
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.scripted import ScriptBook, ScriptedTransport
+from cli import humans
 from core.models import PendingApproval
 from tests.api_stack import ApiStack, api_stack, sse_frames
 from tests.conftest import DEMO, SCRIPTED_URL
@@ -73,6 +74,8 @@ async def test_a_follow_up_acts_on_the_first_message_and_another_person_approves
     assert (item.tool, item.args["transaction_id"]) == ("initiate_refund", "pay_ABC124")
     shown = await listed(stack, thread_id, bob)
     assert (shown["kind"], shown["args_sha256"], shown["started_by"]) == ("thread", item.args_sha256, "alice")
+    row = next(r for r in await humans.pending(stack.client) if r["workflow_id"] == thread_id)
+    assert row["thread"] and [a["call_id"] for a in row["approvals"]] == [item.call_id]  # `pending`
     decision = {"call_id": item.call_id, "verdict": "approve", "args_sha256": item.args_sha256}
     own = await stack.http.post(shown["decisions"], json=decision, headers=stack.bearer("alice", "approver"))
     assert kind(own) == (403, "PermissionDeniedError")  # four eyes: the thread's starter and user
