@@ -14,8 +14,8 @@ run's id) / ConversationClosedError / a call not pending, 410 an expired approva
 MessageTooLargeError.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the dependencies built in thread_routes,
+# which string annotations would hide from it (they resolve in module globals only).
 from collections.abc import Callable
 from typing import Annotated
 

@@ -112,7 +112,7 @@ async def test_a_message_over_sse_streams_its_progress_and_ends_with_the_answer(
     assert events[0] == "accepted" and events[-1] == "answer" and set(events[1:-1]) == {"progress"}
     ids = [f["id"] for f in frames[1:-1]]
     assert ids == sorted(ids) and len(set(ids)) == len(ids) and ids, events
-    labels = [f["data"]["label"] for f in frames[1:-1] if f["data"]["kind"] == "call_end"]
+    labels = [f["data"]["label"] for f in frames[1:-1] if f["data"]["kind"] == "call.end"]
     assert labels == ["get_merchant_account"]  # this message's calls: the first's are not replayed
     last = frames[-1]["data"]
     assert last["message_id"] == frames[0]["data"]["message_id"] and "MID001" in last["answer"]
