@@ -122,6 +122,8 @@ async def test_each_bad_input_gets_a_typed_4xx(stack: ApiStack) -> None:
     alice, thread_id = stack.bearer("alice"), thread()
     assert kind(await post(stack, "-starts-with-a-dash", alice, "hi")) == (400, "ThreadIdError")
     assert kind(await post(stack, thread_id, alice, "  ")) == (400, "EmptyMessageError")
+    # Refused before an event stream opens: typed JSON, not a broken stream.
+    assert kind(await post(stack, thread_id, {**alice, **SSE}, "")) == (400, "EmptyMessageError")
     too_long = "x" * (DEMO.conversation.max_message_chars + 1)
     assert kind(await post(stack, thread_id, alice, too_long)) == (413, "MessageTooLargeError")
     assert kind(await post(stack, thread_id, alice, "hi", agent="no_such_agent")) == (404, "NotFoundError")
