@@ -21,6 +21,7 @@ from api.body_limit import BodyLimit
 from api.errors import ApiError, install_error_handlers
 from api.pages import page_routes
 from api.service import Service
+from api.threads import thread_routes
 from api.tokens import Identity
 from core.errors import AuthError
 
@@ -33,6 +34,7 @@ def create_app(service: Service) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.include_router(_routes())
+    app.include_router(thread_routes(service, _identity))
     app.include_router(page_routes())
     return app
 

@@ -72,6 +72,8 @@ class ApprovalView(BaseModel):
     deadline: datetime
     roles_needed: tuple[str, ...]
     temporal_ui: str
+    kind: Literal["run", "thread"] = "run"  # thread: a call of a conversation's message (run_id: its id)
+    decisions: str = ""  # where to POST the decision
 
 
 class Accepted(BaseModel):

@@ -15,6 +15,8 @@ from core.agent import Agent
 from core.errors import PermissionDeniedError
 
 APPROVER = "approver"
+# May read, post to and close any thread (api/thread_service.py), not only those it started.
+SUPERVISOR = "supervisor"
 
 
 def roles_needed(agent: Agent[Any] | None, tool: str, args: Mapping[str, Any]) -> tuple[str, ...]:

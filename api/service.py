@@ -27,6 +27,7 @@ from api import policy
 from api.bodies import IDEMPOTENCY_KEY, Accepted, ApprovalView, Cancel, Decision, Reply, RunView, StartRun
 from api.errors import ApiError
 from api.feeds import Feeds
+from api.thread_approvals import CONVERSATION, conversation_approvals
 from api.tokens import AuditRow, Identity, TokenStore
 from client import AgentClient, RunHandle
 from core import search_attributes as sa
@@ -85,6 +86,8 @@ class Service:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise ApiError(404, NotFoundError(f"no run {run_id!r}")) from None
             raise
+        if desc.workflow_type == CONVERSATION:
+            raise ApiError(404, NotFoundError(f"{run_id} is a conversation: /v1/threads/{run_id}"))
         started_by = await desc.memo_value(STARTED_BY, None)
         running = desc.status == WorkflowExecutionStatus.RUNNING
         user = desc.typed_search_attributes.get(sa.AGENT_USER)
@@ -161,9 +164,15 @@ class Service:
         return Accepted(run_id=run_id, by=identity.name)
 
     async def approvals(self, limit: int = 200) -> list[ApprovalView]:
-        """Every pending approval across runs: visibility names the runs, each run's query the calls."""
+        """Every pending approval across runs and conversations: visibility names the runs, each
+        run's query the calls."""
         views: list[ApprovalView] = []
         async for execution in self.runs.client.list_workflows(WAITING_QUERY, limit=limit):
+            if execution.workflow_type == CONVERSATION:
+                started_by = await execution.memo_value(STARTED_BY, None)
+                starter = started_by if isinstance(started_by, str) else None
+                views.extend(await conversation_approvals(self, execution, starter))
+                continue
             run = await self.describe(execution.id)
             try:
                 status = await self.runs.status(run.handle) if run.running else None
@@ -178,7 +187,7 @@ class Service:
                     call_id=item.call_id, tool=item.tool, args=item.args, args_sha256=item.args_sha256,
                     requested_at=item.requested_at, deadline=item.deadline,
                     roles_needed=policy.roles_needed(agent, item.tool, item.args),
-                    temporal_ui=self.ui_link(execution.id),
+                    temporal_ui=self.ui_link(execution.id), decisions=f"/v1/runs/{execution.id}/decisions",
                 ))  # fmt: skip
         return views
 

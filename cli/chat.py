@@ -1,7 +1,8 @@
 """`chat [--thread ID] [--agent NAME]` and `send THREAD "text"`: a conversation from the terminal.
 
-Each line is a message; progress shows live (cached lookups marked), and an approval the agent asks
-for is decided inline. `send` sends one message and prints the answer (`--no-wait`: its id).
+Each line is a message (or a slash command: cli/chat_commands.py); progress shows live (cached
+lookups marked), and an approval the agent asks for is decided inline. `send` sends one message
+and prints the answer (`--no-wait`: its id).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cli.chat_commands import run_command
 from cli.errors import EXIT_BY_STATE, EXIT_OK, CliError
 from cli.render import approve_commands, event_lines
 from client.conversations import ConversationClient
@@ -45,7 +47,7 @@ async def chat(
     """Lines until /quit (the conversation stays open) or /close (it ends and is remembered)."""
     thread_id = thread_id or f"chat-{uuid.uuid4().hex[:10]}"
     await _open(chats, thread_id, **opening)
-    emit(f"conversation {thread_id} (/close ends it, /quit leaves it open)")
+    emit(f"conversation {thread_id} (/help lists commands, /close ends it, /quit leaves it open)")
     handled = 0
     while True:
         line = (await ask("you> ")).strip()
@@ -54,6 +56,9 @@ async def chat(
                 await chats.close(thread_id, by=approver, reason="closed from the CLI")
             return EXIT_OK, {"thread_id": thread_id, "messages": handled, "closed": line == CLOSE}
         if not line:
+            continue
+        if line.startswith("/"):
+            await run_command(chats, thread_id, line, emit, approver)
             continue
         try:
             reply = await follow(chats, thread_id, line, emit, ask=ask, approver=approver)

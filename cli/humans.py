@@ -6,14 +6,18 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from cli.errors import EXIT_FAILED, CliError
 from cli.runs import query_status
+from client.runs import QUERY_TIMEOUT
 from core import search_attributes as sa
-from core.models import HumanReplySignal, RunState
+from core.models import HumanReplySignal, PendingApproval, RunState
 from workflows.agent import AgentWorkflow
+from workflows.conversation import ConversationWorkflow
+
+CONVERSATION = "ConversationWorkflow"  # listed too once a call of theirs waits (AgentStatus)
 
 # Visibility query for every run that waits on a person (search attributes: docs/architecture.md).
 WAITING_QUERY = (
@@ -63,6 +67,13 @@ async def pending(client: Client) -> list[dict[str, Any]]:
             "user": attrs.get(sa.AGENT_USER),
             "started": execution.start_time.isoformat() if execution.start_time else None,
         }
+        if execution.workflow_type == CONVERSATION:  # a call of a message waits: no escalation shown
+            row["thread"] = True
+            pending = await _conversation_pending(client, execution.id)
+            if pending is not None:
+                row["approvals"] = [_approval_row(p.model_dump(mode="json"), p.requested_at) for p in pending]
+            rows.append(row)
+            continue
         status = await query_status(handle)
         if status is not None:
             row["state"] = status.state.value
@@ -73,6 +84,17 @@ async def pending(client: Client) -> list[dict[str, Any]]:
                 row["escalation"] = status.escalation.model_dump(mode="json")
         rows.append(row)
     return rows
+
+
+async def _conversation_pending(client: Client, thread_id: str) -> tuple[PendingApproval, ...] | None:
+    """The calls pending in a conversation, or None while no worker answers its query."""
+    try:
+        status = await client.get_workflow_handle_for(ConversationWorkflow.run, thread_id).query(
+            ConversationWorkflow.status, rpc_timeout=QUERY_TIMEOUT
+        )
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    return status.pending
 
 
 def _approval_row(item: dict[str, Any], requested_at: datetime) -> dict[str, Any]:

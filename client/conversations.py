@@ -12,6 +12,7 @@ conversation (continue-as-new) is awaited there, so a caller always gets its ans
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core import conversation as c
 from core.errors import ERRORS_BY_NAME, AgentError, InvalidInputError
-from core.models import ApproveSignal, DenySignal, HumanReplySignal
+from core.models import ApproveSignal, DecideResult, DecideUpdate, DenySignal, HumanReplySignal
 from workflows.conversation import ConversationWorkflow
 
 ConversationHandle = WorkflowHandle[ConversationWorkflow, c.ConversationResult]
@@ -35,9 +36,16 @@ class ConversationClient:
         self.task_queue = task_queue
 
     async def open(
-        self, thread_id: str, *, agent: str | None = None, user_id: str = "anonymous", **settings: Any
+        self,
+        thread_id: str,
+        *,
+        agent: str | None = None,
+        user_id: str = "anonymous",
+        memo: Mapping[str, Any] | None = None,
+        **settings: Any,
     ) -> ConversationHandle:
-        """Start the thread's conversation, or join it while it is open; a single run's id is refused."""
+        """Start the thread's conversation, or join it while it is open; a single run's id is refused.
+        `memo` is kept beside the conversation by the start that creates it (the HTTP API: who)."""
         c.check_thread_id(thread_id)
         await self._refuse_single_run(thread_id)
         request = c.ConversationRequest(thread_id=thread_id, agent=agent, user_id=user_id, **settings)
@@ -48,6 +56,7 @@ class ConversationClient:
             task_queue=self.task_queue,
             # A second open of the same thread joins the open conversation instead of starting another.
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo=dict(memo) if memo else None,
         )
         await self._refuse_single_run(thread_id)  # a single run started in between
         return handle
@@ -81,6 +90,10 @@ class ConversationClient:
 
     async def deny(self, thread_id: str, denial: DenySignal) -> None:
         await self.handle(thread_id).signal(ConversationWorkflow.deny, denial)
+
+    async def decide(self, thread_id: str, decision: DecideUpdate) -> DecideResult:
+        """Approve or deny synchronously: the update's validator refuses a wrong call or hash at once."""
+        return await self.handle(thread_id).execute_update(ConversationWorkflow.decide, decision)
 
     async def reply(self, thread_id: str, reply: HumanReplySignal) -> None:
         await self.handle(thread_id).signal(ConversationWorkflow.human_reply, reply)

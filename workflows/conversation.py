@@ -15,19 +15,22 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # Contracts and the engine's policies are pure and heavy: imported once, not per sandboxed run.
     from core import conversation as c
     from core import models as m
-    from core.errors import AgentError, BudgetExceededError, NotFoundError
+    from core.errors import AgentError, BudgetExceededError, InvalidInputError, NotFoundError
     from core.guardrails import BudgetUse
     from core.served import served_on
     from workflows import conversation_carry, episodes, signals
     from workflows.config import RunConfig, resolve
     from workflows.conversation_carry import Counters, Parts, as_run, policy_of
     from workflows.conversation_memory import ConversationMemory, exchange_ids
+    from workflows.conversation_publishing import ConversationPublisher
     from workflows.conversation_turn import MessageTurn, TurnOutcome, message_budgets, with_budgets
+    from workflows.conversation_views import progress_page
     from workflows.human import HumanLoop
     from workflows.inbox import Inbox, merged_text
     from workflows.progress import ProgressLog
@@ -56,7 +59,8 @@ class ConversationWorkflow:
         self._cache = ToolCache(carry.cache if carry else ())
         self._progress = ProgressLog()
         limits = self._config.limits if self._config else m.AgentLimits()
-        self._human = HumanLoop(limits, lambda: None, self._progress, lambda: self._n.turns)
+        self._publisher = ConversationPublisher(request.user_id, self._agent)
+        self._human = HumanLoop(limits, self._publish, self._progress, lambda: self._n.turns)
         if carry is not None:
             self._progress.restore(carry.progress, carry.progress_next_seq)
             self._human.gate.audit, self._human.gate.blocked = list(carry.audit), dict(carry.blocked)
@@ -167,21 +171,19 @@ class ConversationWorkflow:
         handed = conversation_carry.build(self._n, parts, workflow.now())
         workflow.continue_as_new(self._request.model_copy(update={"carry": handed}))
 
+    def _publish(self) -> None:
+        self._publisher.publish(bool(self._human.gate.pending))
+
     @property
     def _agent(self) -> str:
         return self._config.agent.name if self._config else self._request.agent or ""
 
     def _result(self, reason: str, stored: bool) -> c.ConversationResult:
+        n = self._n
         return c.ConversationResult(
-            thread_id=self._request.thread_id,
-            agent=self._agent,
-            close_reason=reason,
-            handled=self._n.handled,
-            runs=self._n.runs,
-            episode_stored=stored,
-            refused=self._refused,
-            spent=self._n.spent,
-        )
+            thread_id=self._request.thread_id, agent=self._agent, close_reason=reason, handled=n.handled,
+            runs=n.runs, episode_stored=stored, refused=self._refused, spent=n.spent,
+        )  # fmt: skip
 
     # ── handlers: the conversation's public face (core/conversation.py lists them) ──
 
@@ -254,6 +256,17 @@ class ConversationWorkflow:
     def deny(self, payload: Any) -> None:
         self._human.on_deny(payload)
 
+    @workflow.update(name="decide")
+    def decide(self, request: m.DecideUpdate) -> m.DecideResult:
+        rejected = self._human.decide(request, workflow.now())
+        return m.DecideResult(accepted=rejected is None, call_id=request.call_id, verdict=request.verdict)
+
+    @decide.validator
+    def _validate_decide(self, request: m.DecideUpdate) -> None:
+        refusal = self._human.refusal_of(request, workflow.now())
+        if refusal is not None:  # as a single run's `decide`: the kind as details, for 409 or 410
+            raise ApplicationError(refusal.message, refusal.kind, type=InvalidInputError.__name__)
+
     @workflow.signal(name="human_reply")
     def human_reply(self, payload: Any) -> None:
         self._human.on_reply(payload)
@@ -283,17 +296,4 @@ class ConversationWorkflow:
 
     @workflow.query(name="progress")
     def progress(self, since: int) -> m.ProgressPage:
-        human = self._human
-        state = m.RunState.AWAITING_APPROVAL if human.gate.pending else m.RunState.RUNNING
-        if human.escalation is not None and human.reply is None and self._state == c.ConversationState.BUSY:
-            state = m.RunState.ESCALATED
-        if self._state == c.ConversationState.CLOSED:
-            state = m.RunState.COMPLETED
-        return m.ProgressPage(
-            events=self._progress.since(since),
-            next_seq=self._progress.next_seq,
-            run=self._n.runs,
-            state=state,
-            pending=tuple(human.gate.pending.values()),
-            escalation=human.escalation if state == m.RunState.ESCALATED else None,
-        )
+        return progress_page(self._human, self._progress, self._state, self._n.runs, since)
