@@ -68,7 +68,9 @@ class ApiStack:
 
 
 @contextlib.asynccontextmanager
-async def api_stack(tmp: Path, scripts: dict[str, list[ScriptedReply]]) -> AsyncIterator[ApiStack]:
+async def api_stack(
+    tmp: Path, scripts: dict[str, list[ScriptedReply]], *, streams: bool = False
+) -> AsyncIterator[ApiStack]:
     with contextlib.ExitStack() as server:
         # The server helper probes with asyncio.run: it must start outside this event loop.
         address, _ = await asyncio.to_thread(server.enter_context, running_server(tmp))
@@ -76,7 +78,7 @@ async def api_stack(tmp: Path, scripts: dict[str, list[ScriptedReply]]) -> Async
             client = await connect(Settings(temporal_address=address, data_dir=tmp / "data"))
             store = Store.open(tmp)
             queue = f"api-{uuid.uuid4().hex[:8]}"
-            async with strict_worker(client, queue, scripted_provider(scripts), store):
+            async with strict_worker(client, queue, scripted_provider(scripts, streams=streams), store):
                 runs = AgentClient(client, queue)
                 tokens = TokenStore(tmp / "api.db")
                 agents: dict[str, Agent[Any]] = {DEMO.name: DEMO, SHOP.name: SHOP}
