@@ -32,7 +32,7 @@ import httpx
 from agents.merchant_support import AGENT as DEMO
 from agents.merchant_support import Store
 from api import TokenStore, stream_feed
-from bench import entry
+from bench import api_sse_polls, entry
 from bench import perf_common as pc
 from bench.api_sse_clients import Reading, readings
 from bench.progress import book
@@ -107,7 +107,8 @@ async def measure(args: argparse.Namespace, server: pc.DevServer, tmp: Path) -> 
         tokens.mint("bench-app", [])[1],
         tokens.mint("bench-approver", ["approver"])[1],
     )
-    cooldown = ("--poll-cooldown-ms", str(args.poll_cooldown_ms))
+    polls = tmp / "polls.json"
+    cooldown = ("--poll-cooldown-ms", str(args.poll_cooldown_ms), "--poll-times", str(polls))
     api_cmd = _python(
         "bench.api_sse_server", server.address, queue, str(port), str(tmp / "api.db"), *cooldown
     )
@@ -117,7 +118,7 @@ async def measure(args: argparse.Namespace, server: pc.DevServer, tmp: Path) -> 
         async with build_worker(server.client, queue, [DEMO], provider, {DEMO.name: store}):
             await api_up(url, api)
             env = {"BENCH_APP_TOKEN": app_token, "BENCH_APPROVER_TOKEN": approver_token}
-            counts = ("--runs", str(args.runs), "--subscribers", str(args.subscribers))
+            counts: tuple[str, ...] = ("--runs", str(args.runs), "--subscribers", str(args.subscribers))
             counts += () if args.cli else ("--no-cli",)
             clients_cmd = _python("bench.api_sse_clients", server.address, queue, url, *counts)
             readers = await asyncio.create_subprocess_exec(
@@ -136,6 +137,7 @@ async def measure(args: argparse.Namespace, server: pc.DevServer, tmp: Path) -> 
     document = json.loads(out)
     tally.count(*readings(document))
     cpu["readers"] = document["cpu_s"]
+    print(api_sse_polls.line(polls))
     return report(args, tally, cpu)
 
 
