@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from temporalio import workflow
 
 from activities.llm.scripted import ScriptedReply
 from cli.live_text import LiveConsole, show_text
@@ -17,10 +18,12 @@ from core.live import LiveText, TextPiece
 from core.models import AgentRequest
 from tests.api_stack import ApiStack, api_stack, sse_frames
 from tests.test_agent_workflow import answer, call, calls
+from workflows import live
 
 RETRIED = "[live-retry] is pay_ABC123 a duplicate?"
 RETRIED_ANSWER = "Yes: pay_ABC124 repeats pay_ABC123 and was refunded already, so nothing is left to do."
 PRINTED = "[live-cli] is pay_ABC123 a duplicate?"
+BEFORE = "[live-before] what is pay_ABC123?"
 LONG = "[live-long] look up four payments, one turn each"
 LONG_ANSWER = "Four payments looked up, all of them settled."
 SCRIPTS = {
@@ -29,6 +32,7 @@ SCRIPTS = {
         ScriptedReply(content=RETRIED_ANSWER, cut_first=1),  # attempt 1 breaks off after half the words
     ],
     PRINTED: [ScriptedReply(content=RETRIED_ANSWER, cut_first=1)],  # the attempt counts are per task
+    BEFORE: [calls(call("get_transaction", transaction_id="pay_ABC123")), answer("A 49.99 USD charge.")],
     LONG: [
         *(calls(call("get_transaction", transaction_id=f"pay_ABC12{n}")) for n in range(3, 7)),
         answer(LONG_ANSWER),
@@ -123,3 +127,21 @@ async def test_the_cli_prints_the_reply_as_it_comes_and_once(stack: ApiStack) ->
     again = out.split("starts again)\n", 1)[1]
     assert again.strip() == LiveConsole.PREFIX.strip() + " " + RETRIED_ANSWER
     assert len([p for p in times if p.attempt == 2 and p.text]) == len(RETRIED_ANSWER.split())
+
+
+async def test_a_run_from_before_the_patch_is_followed_through_its_progress_query(
+    stack: ApiStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patched = workflow.patched  # for a run started before it, the patch is not in its history: False
+    monkeypatch.setattr(workflow, "patched", lambda patch: patch != live.PATCH and patched(patch))
+    alice = stack.bearer("alice")
+    run_id = await stack.start(BEFORE, "u4", alice)
+    assert await stack.runs.stream_offset(stack.runs.handle(run_id)) is None  # it has no stream
+    frames = sse_frames((await stack.http.get(f"/v1/runs/{run_id}/events", headers=alice)).text)
+    steps = frames[:-1]
+    assert {f["event"] for f in steps} == {"progress"} and frames[-1]["event"] == "result"
+    assert [f["id"] for f in steps] == [f["data"]["seq"] for f in steps] == list(range(len(steps)))
+    resumed = sse_frames(
+        (await stack.http.get(f"/v1/runs/{run_id}/events", headers={**alice, "Last-Event-ID": "2"})).text
+    )
+    assert [f["id"] for f in resumed[:-1]] == list(range(3, len(steps)))
