@@ -1,7 +1,7 @@
 """The reply's text, published to the run's workflow stream while the provider writes it.
 
 Each attempt of `llm.complete` is one publisher (the library numbers its batches, so a batch signal
-sent twice lands once). Attempt N > 1 first publishes a `restart` piece: readers then drop what the
+sent twice lands once). Attempt N > 1 opens its text with a `restart` piece: readers then drop what the
 earlier attempt had shown (core/live.py, LiveText), so a retried call never shows a token twice.
 
 Live text is for watching: a publish that fails is logged and the model call goes on, its answer
@@ -51,10 +51,17 @@ async def text_sink(req: LlmRequest) -> AsyncIterator[OnText | None]:
             call=call, turn=req.turn, attempt=info.attempt, text=text, restart=restart, at=datetime.now(UTC)
         )
 
+    opened = info.attempt == 1  # a later attempt opens with its restart, in the batch of its first text
+
+    def publish(text: str) -> None:
+        nonlocal opened
+        if not opened:
+            topic.publish(piece("", restart=True))
+            opened = True
+        topic.publish(piece(text))
+
     async with _Publishing(stream, req):
-        if info.attempt > 1:
-            topic.publish(piece("", restart=True), force_flush=True)
-        yield lambda text: topic.publish(piece(text))
+        yield publish
 
 
 class _Publishing:
