@@ -30,6 +30,7 @@ from core.models import AgentResult
 # most this long; a shorter pause costs a workflow task per batch (bench/api_sse.py measures it).
 POLL_COOLDOWN = timedelta(milliseconds=50)
 RESUBSCRIBE_S = 1.0  # after a subscription failed while the run goes on (no worker, a restart)
+UNANSWERED_AFTER_END = 5  # failed reads of an ended run's last items before the feed gives up
 ENDED_WITHIN_S = 10.0  # the run's result, once its stream has drained
 KEEPALIVE_S = 15.0  # comment lines keep proxies from closing a quiet stream
 
@@ -70,16 +71,23 @@ class StreamFeed:
     async def _pump(self) -> None:
         assert self.ended is not None
         stream = WorkflowStreamClient.create(self.client, self.handle.id)
+        failed_after_end = 0
         try:
             while True:
                 try:
                     await self._read(stream)
                     break
                 except Exception as exc:  # no worker answered the poll, a restart: subscribe again
-                    if self.ended.done():
+                    # After the end, the last items come from a query, which a loaded worker may not
+                    # answer in time: asked again a few times, as the query feed does (api/feeds.py).
+                    failed_after_end += self.ended.done()
+                    if failed_after_end >= UNANSWERED_AFTER_END:
                         raise
                     self.error = str(exc)[:500]
-                    await asyncio.wait({self.ended}, timeout=RESUBSCRIBE_S)
+                    if self.ended.done():
+                        await asyncio.sleep(RESUBSCRIBE_S)
+                    else:
+                        await asyncio.wait({self.ended}, timeout=RESUBSCRIBE_S)
             self.error = None
             await asyncio.wait({self.ended}, timeout=ENDED_WITHIN_S)
         except Exception as exc:  # the followers must hear of it, or they wait forever

@@ -69,7 +69,10 @@ async def subscribe(http: httpx.AsyncClient, run_id: str, approver: dict[str, st
                     if approver is not None and item.kind == "approval.waiting":
                         APPROVALS.add(asyncio.create_task(approve(http, run_id, approver)))
                 else:
-                    got.failed += json.loads(data).get("status") != RunState.COMPLETED
+                    end = json.loads(data)
+                    if end.get("status") != RunState.COMPLETED:
+                        got.failed += 1
+                        print(f"{run_id}: {event} {str(end.get('status') or end)[:300]}", file=sys.stderr)
                     return got
                 if event_id is not None:
                     got.ids.append(event_id)
