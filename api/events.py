@@ -20,7 +20,8 @@ from temporalio.client import WorkflowFailureError
 from api.errors import ApiError
 from api.feeds import Feed
 from api.service import Described, Service
-from api.stream_feed import StreamFeed, frame
+from api.stream_feed import StreamFeed
+from api.stream_feed import frame as frame  # re-exported: the one SSE framing of every stream
 from core.errors import DependencyDownError, InvalidInputError
 
 ANSWER_WITHIN_S = 15.0
