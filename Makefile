@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export AGENT_DATA_DIR ?= .data
 
-.PHONY: api bench-api eval bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
+.PHONY: api bench-api bench-first-token eval bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
 
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
 $(STAMP): pyproject.toml
@@ -35,8 +35,9 @@ AGENT_API_PORT ?= 8000
 api: worker
 	AGENT_API_PORT=$(AGENT_API_PORT) $(PY) -m cli.devserver start-api
 
+# APPROVE_ON_PAGE=1: the person approves the refund on the run's page, not the demo operator.
 demo: api
-	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) $(PY) -m cli.demo
+	AGENT_METRICS_PORT=$(DEMO_METRICS_PORT) APPROVE_ON_PAGE=$(APPROVE_ON_PAGE) AGENT_API_PORT=$(AGENT_API_PORT) $(PY) -m cli.demo
 
 stop:
 	@test -x $(PY) && $(PY) -m cli.devserver stop || echo "nothing to stop"
@@ -69,6 +70,10 @@ bench-progress: install
 # Issue 15: 200 SSE subscribers on 50 runs through the API: event delay p50/p95 next to the CLI's polling.
 bench-api: install
 	$(PY) -m bench.api_sse --runs 50 --subscribers 200
+
+# Issue 15: on the local model, when the answer's first token reaches the CLI, and the whole answer.
+bench-first-token: model
+	$(PY) -m bench.first_token
 
 bench-retries: install
 	$(PY) -m bench.retries --out bench/results/retries.json

@@ -86,7 +86,7 @@ def _routes() -> APIRouter:
         who: Who,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> StreamingResponse:
-        """Server-sent events: `progress` (id = seq) from after Last-Event-ID, then one `result`."""
+        """Server-sent events: `progress` and `text` (id = offset) after Last-Event-ID, then `result`."""
         since = events.resume_after(last_event_id)
         run = await service.describe(run_id)
         await events.check_offset(service, run, since)

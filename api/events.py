@@ -1,12 +1,12 @@
 """GET /v1/runs/{id}/events: the run's progress as server-sent events, then its result.
 
-Served from the run's `progress` query (workflows/progress.py): each event's SSE id is its `seq`, an
-offset that survives continue-as-new, so `Last-Event-ID: N` resumes at N + 1 with nothing repeated or
-skipped. The stream ends with one `result` event (the AgentResult); it has no id, so a client that
-reconnects after it hears the result again, never an event twice.
-
-Not yet on temporalio.contrib.workflow_streams: the query is polled every POLL_S by one shared
-poller per followed run (api/feeds.py), however many subscribers follow it.
+A run with a workflow stream (workflows/live.py) sends its items: `progress` events and the model's
+`text` pieces (core/live.py), each with its stream offset as SSE id. A run from before streams sends
+the `progress` events of its query, each with its `seq` as id. Both numberings survive
+continue-as-new, so `Last-Event-ID: N` resumes at N + 1 with nothing repeated or skipped. The stream
+ends with one `result` event (the AgentResult); it has no id, so a client that reconnects after it
+hears the result again, never an event twice. One shared feed per followed run (api/feeds.py),
+however many subscribers follow it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from temporalio.client import WorkflowFailureError
 from api.errors import ApiError
 from api.feeds import Feed
 from api.service import Described, Service
+from api.stream_feed import StreamFeed
+from api.stream_feed import frame as frame  # re-exported: the one SSE framing of every stream
 from core.errors import DependencyDownError, InvalidInputError
 
 ANSWER_WITHIN_S = 15.0
@@ -48,23 +50,15 @@ async def check_offset(service: Service, run: Described, since: int) -> None:
         raise ApiError(400, InvalidInputError(f"Last-Event-ID {since - 1} is not an event of this run"))
 
 
-def frame(event: str, data: str, event_id: int | None = None) -> bytes:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {data}\n\n".encode()
-
-
 async def stream(service: Service, run: Described, since: int) -> AsyncIterator[bytes]:
     """Every event from `since` on, then the result (from the run's shared feed, api/feeds.py)."""
     async with service.feeds.following(run.handle) as feed:
-        async for event in feed.follow(since):
-            if event is None:
-                yield b": keep-alive\n\n"
-            else:
-                yield frame("progress", event.model_dump_json(), event.seq)
+        async for chunk in feed.frames_from(since):
+            yield b": keep-alive\n\n" if chunk is None else chunk
         yield _end_frame(feed)
 
 
-def _end_frame(feed: Feed) -> bytes:
+def _end_frame(feed: Feed | StreamFeed) -> bytes:
     ended = feed.ended
     if feed.error is not None or ended is None or not ended.done():
         return frame("error", json.dumps({"type": "DependencyDownError", "message": feed.error or "-"}))

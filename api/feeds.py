@@ -1,5 +1,7 @@
-"""One poller per followed run, shared by all its subscribers: N subscribers of a run cost one
-`progress` query every POLL_S, not N. A feed lives while someone follows its run.
+"""One feed per followed run, shared by all its subscribers. A feed lives while someone follows it.
+
+A run with a workflow stream is read through one subscription to it (api/stream_feed.py). A run from
+before streams is read here: N subscribers of it cost one `progress` query every POLL_S, not N.
 
 The feed keeps the run's events from the first it saw, in seq order, and learns of the run's end
 from one long poll for its result (a terminated run never reports a final state in a query).
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from api.stream_feed import StreamFeed, frame
 from client import AgentClient, RunHandle
 from core.models import AgentResult, ProgressEvent
 
@@ -129,21 +132,25 @@ class Feed:
             if finished and index >= len(self.events):
                 return
 
+    async def frames_from(self, since: int) -> AsyncIterator[bytes | None]:
+        """`follow` as SSE frames: each event's id is its seq."""
+        async for event in self.follow(since):
+            yield None if event is None else frame("progress", event.model_dump_json(), event.seq)
+
 
 class Feeds:
     """The feeds of the runs followed now, by run id."""
 
     def __init__(self, runs: AgentClient) -> None:
         self.runs = runs
-        self._feeds: dict[str, Feed] = {}
+        self._feeds: dict[str, Feed | StreamFeed] = {}
+        # A run's kind is looked at once however many followers arrive meanwhile (a query each).
+        self._opening: dict[str, asyncio.Task[Feed | StreamFeed]] = {}
 
     @contextlib.asynccontextmanager
-    async def following(self, handle: RunHandle) -> AsyncIterator[Feed]:
-        feed = self._feeds.get(handle.id)
-        if feed is None:
-            feed = self._feeds[handle.id] = Feed(self.runs, handle)
-            feed.start()
-        feed.followers += 1
+    async def following(self, handle: RunHandle) -> AsyncIterator[Feed | StreamFeed]:
+        feed = await self._feed_of(handle)
+        feed.followers += 1  # no await since the look-up: the feed cannot have stopped meanwhile
         try:
             yield feed
         finally:
@@ -151,3 +158,30 @@ class Feeds:
             if feed.followers == 0 and self._feeds.get(handle.id) is feed:
                 del self._feeds[handle.id]
                 await feed.stop()
+
+    async def _feed_of(self, handle: RunHandle) -> Feed | StreamFeed:
+        while (feed := self._feeds.get(handle.id)) is None:
+            opening = self._opening.get(handle.id)
+            if opening is None:
+                opening = self._opening[handle.id] = asyncio.ensure_future(self._open(handle))
+                opening.add_done_callback(lambda done: self._forget(handle.id, done))
+            opened = await asyncio.shield(opening)
+            if handle.id not in self._feeds and opened.ended is None:  # not started, so never stopped
+                self._feeds[handle.id] = opened
+                opened.start()
+        return feed
+
+    def _forget(self, run_id: str, task: asyncio.Task[Feed | StreamFeed]) -> None:
+        if self._opening.get(run_id) is task:
+            del self._opening[run_id]
+
+    async def _open(self, handle: RunHandle) -> Feed | StreamFeed:
+        """The stream's feed when the run has a stream; the query's for an older run. While no
+        worker answers, the query's feed: it waits for one and says so (an offset is refused)."""
+        try:
+            head = await self.runs.stream_offset(handle)
+        except (RPCError, TimeoutError):
+            head = None
+        if head is None:
+            return Feed(self.runs, handle)
+        return StreamFeed(self.runs.client, handle, head=head)

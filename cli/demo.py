@@ -1,8 +1,13 @@
-"""`make demo`: one support case on the embedded model, approved by a demo operator when it pauses."""
+"""`make demo`: one support case on the embedded model, approved by a demo operator when it pauses.
+
+`make demo APPROVE_ON_PAGE=1`: the person approves it on the run's page of the API instead (`make
+demo` starts the API); the demo mints them an approver token and waits for their decision.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from typing import Any
@@ -10,6 +15,7 @@ from typing import Any
 import httpx
 from temporalio.client import WorkflowHandle
 
+from api.__main__ import token_store  # the token database `make api` serves (AGENT_DATA_DIR/api.db)
 from cli import decisions, humans, runs
 from cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from cli.render import approve_commands
@@ -46,6 +52,17 @@ async def approve_as_operator(handle: WorkflowHandle[Any, Any], item: PendingApp
     say("")
 
 
+async def approve_on_page(handle: WorkflowHandle[Any, Any], item: PendingApproval) -> None:
+    _, token = token_store(Settings.from_env()).mint("demo-person", ["approver"])
+    port = os.environ.get("AGENT_API_PORT", "8000")
+    say("")
+    say(f"  The run is waiting for a human to approve {item.tool} (call {item.call_id}). Approve it on")
+    say(f"    http://127.0.0.1:{port}/runs/{handle.id}")
+    say(f"  with this approver token (paste it when the page asks): {token}")
+    say("  The demo waits for your decision.")
+    say("")
+
+
 async def reply_as_operator(handle: WorkflowHandle[Any, Any], escalation: Escalation) -> None:
     say(f"  So the demo finishes by itself, in {PAUSE_SECONDS:.0f} s {OPERATOR} answers the escalation.")
     await asyncio.sleep(PAUSE_SECONDS)
@@ -61,7 +78,9 @@ async def demo() -> int:
     handle = await runs.start(client, settings, request, run_id)
     say(f"task: {DEMO_TASK}")
     say(f"run {handle.id} started (model: {settings.llm_provider}); live progress:")
-    result = await runs.follow(handle, say, on_pending=approve_as_operator, on_escalated=reply_as_operator)
+    on_page = os.environ.get("APPROVE_ON_PAGE", "") not in ("", "0")
+    approver = approve_on_page if on_page else approve_as_operator
+    result = await runs.follow(handle, say, on_pending=approver, on_escalated=reply_as_operator)
     outcome = runs.outcome_of(result, settings)
     for line in runs.render_result(outcome.data):
         say(line)

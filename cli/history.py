@@ -73,6 +73,10 @@ async def read(
     return list(acts.values()), signals, run
 
 
+# The prefix of temporalio.contrib.workflow_streams' handler names (workflows/live.py).
+STREAM_SIGNALS = "__temporal_workflow_stream_"
+
+
 async def _apply(event: HistoryEvent, acts: dict[int, Act], signals: list[Json], run: Json) -> None:
     kind = event.WhichOneof("attributes") or ""
     attrs: Any = getattr(event, kind) if kind else None
@@ -90,6 +94,8 @@ async def _apply(event: HistoryEvent, acts: dict[int, Act], signals: list[Json],
         act = acts[attrs.scheduled_event_id]
         (act.error_type, act.error), act.ended = _failure(attrs.failure), at
     elif kind == "workflow_execution_signaled_event_attributes":
+        if attrs.signal_name.startswith(STREAM_SIGNALS):
+            return  # the workflow stream's publishes (the model's live text), not a person's signal
         signals.append(
             {"at": at.isoformat(), "name": attrs.signal_name, "payload": await _decode(attrs.input)}
         )

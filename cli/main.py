@@ -7,13 +7,14 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from cli import chat, decisions, humans, inspect, runs, trace
+from cli import chat, decisions, humans, inspect, live_text, runs, trace
 from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
 from client.conversations import ConversationClient
 from core.client import connect
@@ -126,7 +127,10 @@ async def _client(settings: Settings) -> Client:
         ) from None
 
 
-async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]:
+async def dispatch(
+    args: argparse.Namespace, emit: runs.Emit, write: Callable[[str], None] | None = None
+) -> tuple[int, Any]:
+    """Run one command; `write` shows text as it arrives (the model's reply, while `run` waits)."""
     settings = Settings.from_env()
     if args.command == "run":
         request = runs.build_request(args.task, args.user, args.agent)
@@ -135,7 +139,12 @@ async def dispatch(args: argparse.Namespace, emit: runs.Emit) -> tuple[int, Any]
         if args.no_wait:
             return EXIT_OK, {"workflow_id": handle.id, "started": True}
         emit(f"run {handle.id} started on task queue {settings.task_queue}")
-        outcome = runs.outcome_of(await runs.follow(handle, emit, client=client), settings)
+        if write is None:
+            outcome = runs.outcome_of(await runs.follow(handle, emit, client=client), settings)
+            return outcome.code, outcome.data
+        console = live_text.LiveConsole(write)
+        followed = runs.follow(handle, console.line, client=client)
+        outcome = runs.outcome_of(await live_text.with_text(client, handle.id, console, followed), settings)
         return outcome.code, outcome.data
     if args.command in ("chat", "send"):
         return await _converse(args, settings, emit)
@@ -243,13 +252,23 @@ def _print_text(command: str, data: Any) -> None:
         print(" ".join(f"{k}={v}" for k, v in data.items()))
 
 
+def _writer(stream: TextIO) -> Callable[[str], None]:
+    def write(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    return write
+
+
 def main(argv: list[str] | None = None) -> int:
     as_json = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)
         # With --json, progress goes to stderr so stdout stays one parseable document.
         stream = sys.stderr if as_json else sys.stdout
-        code, data = asyncio.run(dispatch(args, lambda line: print(line, file=stream, flush=True)))
+        code, data = asyncio.run(
+            dispatch(args, lambda line: print(line, file=stream, flush=True), _writer(stream))
+        )
     except (CliError, ConfigError, ValidationError) as exc:
         err = exc if isinstance(exc, CliError) else CliError(type(exc).__name__, str(exc), EXIT_USAGE)
         if as_json:

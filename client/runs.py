@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core import search_attributes as sa
@@ -88,3 +90,13 @@ class AgentClient:
 
     async def progress(self, handle: RunHandle, since: int) -> ProgressPage:
         return await handle.query(AgentWorkflow.progress, since, rpc_timeout=QUERY_TIMEOUT)
+
+    async def stream_offset(self, handle: RunHandle) -> int | None:
+        """The next offset of the run's workflow stream (workflows/live.py); None for a run started
+        before runs had one. TimeoutError or RPCError while no worker answers."""
+        try:
+            return await asyncio.wait_for(
+                WorkflowStreamClient(handle, client=self.client).get_offset(), QUERY_TIMEOUT.total_seconds()
+            )
+        except WorkflowQueryFailedError:  # no such query: the run has no stream
+            return None

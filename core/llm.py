@@ -86,6 +86,8 @@ class LlmRequest(Frozen):
     system_by_version: bool = False
     # The run's own price (RunBudgets.price) for a model the worker cannot price; None: the worker's.
     price: PriceQuote | None = None
+    # The run has a workflow stream: the activity streams the reply and publishes its text there.
+    live: bool = False
 
 
 class LlmResponse(Frozen):

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
+from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from core.decisions import (
     ApproveSignal,
@@ -309,6 +310,8 @@ class Carry(Frozen):
     # The newest progress events and the next number: a follower's cursor stays valid across runs.
     progress: tuple[ProgressEvent, ...] = ()
     progress_next_seq: int = 0
+    # The run's workflow stream (workflows/live.py): its newest items, offsets and publishers go on.
+    stream: WorkflowStreamState | None = None
     # A fork's calls of its last carried turn that were waiting for approval: asked again first.
     resume_calls: tuple[ToolCall, ...] = ()
 

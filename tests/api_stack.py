@@ -69,9 +69,9 @@ class ApiStack:
 
 @contextlib.asynccontextmanager
 async def api_stack(
-    tmp: Path, scripts: dict[str, list[ScriptedReply]], provider: Any = None
+    tmp: Path, scripts: dict[str, list[ScriptedReply]], provider: Any = None, *, streams: bool = False
 ) -> AsyncIterator[ApiStack]:
-    """`provider`: the model (default: `scripts`, scripted)."""
+    """`provider`: the model (default: `scripts`, scripted, streaming its replies when `streams`)."""
     with contextlib.ExitStack() as server:
         # The server helper probes with asyncio.run: it must start outside this event loop.
         address, _ = await asyncio.to_thread(server.enter_context, running_server(tmp))
@@ -79,7 +79,8 @@ async def api_stack(
             client = await connect(Settings(temporal_address=address, data_dir=tmp / "data"))
             store = Store.open(tmp)
             queue = f"api-{uuid.uuid4().hex[:8]}"
-            async with strict_worker(client, queue, provider or scripted_provider(scripts), store):
+            model = provider or scripted_provider(scripts, streams=streams)
+            async with strict_worker(client, queue, model, store):
                 runs = AgentClient(client, queue)
                 tokens = TokenStore(tmp / "api.db")
                 agents: dict[str, Agent[Any]] = {DEMO.name: DEMO, SHOP.name: SHOP}

@@ -78,12 +78,15 @@ def store(tmp_path: Path) -> Store:
     return Store.open(tmp_path)
 
 
-def scripted_provider(scripts: dict[str, list[ScriptedReply]], api_key: str | None = None) -> OpenAIProvider:
+def scripted_provider(
+    scripts: dict[str, list[ScriptedReply]], api_key: str | None = None, *, streams: bool = False
+) -> OpenAIProvider:
+    """`streams`: a request for a stream is answered in word-sized chunks, 10 ms apart."""
+    transport = ScriptedTransport(
+        ScriptBook(scripts), streams=streams, piece_delay_s=0.01 if streams else 0.0
+    )
     return OpenAIProvider(
-        base_url=SCRIPTED_URL,
-        api_key=api_key,
-        default_model="scripted",
-        transport=ScriptedTransport(ScriptBook(scripts)),
+        base_url=SCRIPTED_URL, api_key=api_key, default_model="scripted", transport=transport
     )
 
 

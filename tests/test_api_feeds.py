@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.feeds import Feeds
+from api.feeds import Feed, Feeds
 from client import AgentClient
 from core.models import AgentResult, ProgressPage, RunState
 from core.progress import ProgressEvent, ProgressKind
@@ -43,6 +43,9 @@ class FakeRun:
     async def result(self) -> AgentResult:
         return await asyncio.shield(self.ended)
 
+    async def stream_offset(self, _handle: Any) -> int | None:
+        return None  # a run from before workflow streams: followed through its `progress` query
+
     async def progress(self, _handle: Any, since: int) -> ProgressPage:
         self.queries += 1
         if self.queries == 1:
@@ -58,6 +61,7 @@ async def test_every_follower_gets_every_event_once_in_order_including_the_last(
 
     async def follower(since: int) -> list[int]:
         async with feeds.following(cast(Any, run)) as feed:
+            assert isinstance(feed, Feed)
             return [e.seq async for e in feed.follow(since) if e is not None]
 
     whole, resumed = await asyncio.wait_for(asyncio.gather(follower(0), follower(10)), 30)

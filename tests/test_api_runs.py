@@ -104,8 +104,11 @@ async def test_the_event_stream_ends_with_the_result_and_resumes_after_last_even
     assert whole.status_code == 200 and whole.headers["content-type"].startswith("text/event-stream")
     frames = sse_frames(whole.text)
     progress, last = frames[:-1], frames[-1]
-    assert [f["id"] for f in progress] == list(range(len(progress)))  # every event once, in order
-    assert {f["event"] for f in progress} == {"progress"} and len(progress) >= 8
+    assert [f["id"] for f in progress] == list(range(len(progress)))  # every item once, in order
+    steps = [f for f in progress if f["event"] == "progress"]
+    assert {f["event"] for f in progress} == {"progress", "text"} and len(steps) >= 8
+    # The model's text, before the step that says the model answered: "Both are 49.99 USD."
+    assert [f["data"]["text"] for f in progress if f["event"] == "text"] == ["Both are 49.99 USD."]
     assert (last["event"], last["data"]["status"], last["id"]) == ("result", "completed", None)
     assert progress[-1]["data"]["kind"] == "ended"
     cut = 4

@@ -32,8 +32,10 @@ def _single_run_from_turn_one(path: Path) -> bool:
     first = json.loads(path.read_text())["events"][0]["workflowExecutionStartedEventAttributes"]
     if first["workflowType"]["name"] != "AgentWorkflow":
         return False
-    payload = first["input"]["payloads"][0]["data"]
-    return json.loads(base64.b64decode(payload)).get("fork") is None
+    payload = json.loads(base64.b64decode(first["input"]["payloads"][0]["data"]))
+    # A run that continued from another (`carry`) or continued as new holds only part of the result.
+    ended = json.loads(path.read_text())["events"][-1]["eventType"]
+    return payload.get("fork") is None and payload.get("carry") is None and "CONTINUED_AS_NEW" not in ended
 
 
 SINGLE_RUNS = [p for p in HISTORIES if _single_run_from_turn_one(p) and not p.stem.startswith("planner_")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
+from temporalio.contrib.workflow_streams import WorkflowStream
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -20,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from core import models as m
     from core.errors import AgentError, InvalidInputError
     from core.progress import ProgressKind
-    from workflows import carry, events, metrics, planning
+    from workflows import carry, events, live, metrics, planning
     from workflows.acting import ToolRunner
     from workflows.config import RunConfig, resolve_here
     from workflows.escalation import Escalator
@@ -51,6 +52,10 @@ class AgentWorkflow:
         c = request.carry
         self._state = AgentState.resume(c) if c else AgentState.begin(system, task, limits.max_turns)
         self._progress = ProgressLog()
+        self._live: live.LiveStream | None = None
+        if live.wanted():  # the library requires its construction right here, in @workflow.init
+            self._live = live.LiveStream(WorkflowStream(c.stream if c else None))
+            self._progress.publish_to(self._live.publish)
         self._human = HumanLoop(limits, self._publish, self._progress, lambda: self._state.turn)
         if c is not None:
             self._progress.restore(c.progress, c.progress_next_seq)
@@ -62,6 +67,14 @@ class AgentWorkflow:
 
     @workflow.run
     async def run(self, request: m.AgentRequest) -> m.AgentResult:
+        result = await self._run(request)
+        if self._live is not None:
+            # Readers waiting on the stream get its last items now; the ended run answers the rest.
+            self._live.detach()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, request: m.AgentRequest) -> m.AgentResult:
         self._publish()
         self._emit_start()
         try:
@@ -153,9 +166,13 @@ class AgentWorkflow:
 
     async def _continue_as_new(self, guard: Guard, prompt_version: str) -> None:
         """Hand over to a fresh run with everything it needs; history per run stays bounded."""
+        if self._live is not None:
+            self._live.detach()  # else the stream's long polls keep the handlers from finishing
         await workflow.wait_condition(workflow.all_handlers_finished)
         channel = (self._config.prompt_channel or "") if self._config else ""
         handed = carry.build(self._state, guard, self._human.gate, self._progress, prompt_version, channel)
+        if self._live is not None:
+            handed = handed.model_copy(update={"stream": self._live.handover()})
         events.emit("agent.continue_as_new", self._state.turn, runs=self._state.runs + 1)
         workflow.continue_as_new(self._request.model_copy(update={"carry": handed}))
 

@@ -25,6 +25,16 @@ class ProgressLog:
     def __init__(self, keep: int = KEEP_EVENTS) -> None:
         self._events: deque[ProgressEvent] = deque(maxlen=keep)
         self._next_seq = 0
+        self._sink: Callable[[ProgressEvent], None] | None = None
+
+    def publish_to(self, sink: Callable[[ProgressEvent], None]) -> None:
+        """Each event from now on also goes to `sink` (the run's workflow stream, workflows/live.py)."""
+        self._sink = sink
+
+    @property
+    def streamed(self) -> bool:
+        """The run publishes a stream: its model calls stream their text to it too."""
+        return self._sink is not None
 
     @property
     def next_seq(self) -> int:
@@ -36,6 +46,8 @@ class ProgressLog:
         )
         self._events.append(event)
         self._next_seq += 1
+        if self._sink is not None:
+            self._sink(event)
 
     def call_ended(self, at: datetime, record: ToolCallRecord) -> None:
         detail = record.error_type or ""

@@ -78,6 +78,7 @@ class Thinker:
             prompt_version=config.prompt_version,
             system_by_version=by_version,
             price=budgets.quote_of_override(config.budgets.price),
+            live=self._progress.streamed,
         )
 
     def system_prompt(self) -> str:

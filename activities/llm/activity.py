@@ -13,6 +13,8 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import heartbeating
 from activities.interceptors import log_request
 from activities.llm.expand import expanded
+from activities.llm.live import OnText, text_sink
+from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.registry import LlmProvider, ModelRegistry
 from activities.ratelimit import FleetLimiter, charged_tokens
 from core.agent import Agent
@@ -52,7 +54,8 @@ class LlmActivities:
         try:
             provider, routed = self.models.route(expanded(req, self.agents))
             log_request(routed, req.settings.model or self.models.default)
-            response = await heartbeating(self._call(provider, routed, req))
+            async with text_sink(req) as on_text:
+                response = await heartbeating(self._call(provider, routed, req, on_text))
         except AgentError as err:
             log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
             raise err.to_application_error() from err
@@ -70,20 +73,29 @@ class LlmActivities:
         response = checked(bounded(response))
         return response
 
-    async def _call(self, provider: LlmProvider, routed: LlmRequest, req: LlmRequest) -> LlmResponse:
+    async def _call(
+        self, provider: LlmProvider, routed: LlmRequest, req: LlmRequest, on_text: OnText | None
+    ) -> LlmResponse:
         """The provider call, after this attempt's lease when the model has a fleet-wide limit."""
         key = req.settings.model or self.models.default
         limiter = self.limiter
         if limiter is None or limiter.limit_of(key) is None:
-            return await provider.complete(routed)
+            return await _ask(provider, routed, on_text)
         holder = f"{req.workflow_id}:{req.turn}"
         await limiter.lease(key, holder, charged_tokens(routed), req.workflow_id)
         try:
-            return await provider.complete(routed)
+            return await _ask(provider, routed, on_text)
         except RateLimitedError as err:
             wait = err.retry_after.total_seconds() if err.retry_after else 1.0
             await limiter.hold(key, wait, holder)
             raise
+
+
+async def _ask(provider: LlmProvider, routed: LlmRequest, on_text: OnText | None) -> LlmResponse:
+    """Streamed when the run shows the text live and the provider can stream (OpenAI-compatible)."""
+    if on_text is not None and isinstance(provider, OpenAIProvider):
+        return await provider.complete(routed, on_text=on_text)
+    return await provider.complete(routed)
 
 
 def bounded(response: LlmResponse) -> LlmResponse:

@@ -124,6 +124,10 @@ class OpenAIProvider:
                 if response.status_code != 200:
                     await response.aread()
                     raise classify_response(response, self.base_url, self._secret)
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    # A server that does not stream answers whole: the text arrives in one piece.
+                    await response.aread()
+                    return self._whole(response, req, model, price, started, on_text)
                 folded = await fold(response.aiter_lines(), on_text)
         except httpx.TransportError as exc:
             raise classify_transport_error(exc, self.base_url) from None
@@ -136,6 +140,25 @@ class OpenAIProvider:
         if folded.broken_chunk is not None:
             # Part of the reply is lost: no call in it can be trusted, and the model is asked again.
             return reply.model_copy(update={"tool_calls": (), "parse_error": folded.broken_chunk})
+        return reply
+
+    def _whole(
+        self,
+        response: httpx.Response,
+        req: LlmRequest,
+        model: str,
+        price: PriceQuote,
+        started: float,
+        on_text: Callable[[str], None],
+    ) -> LlmResponse:
+        try:
+            data = from_json(response.content)
+        except ValueError:
+            raise TransientError(f"provider at {self.base_url} returned a non-JSON body (HTTP 200)") from None
+        latency_ms = (time.monotonic() - started) * 1000
+        reply = parse_completion(data, req, model=model, latency_ms=latency_ms, price=price)
+        if reply.content:
+            on_text(reply.content)
         return reply
 
 

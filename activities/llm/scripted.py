@@ -18,8 +18,11 @@ import httpx
 from pydantic import BaseModel, Field
 from pydantic_core import from_json, to_json
 
+from activities.llm.scripted_stream import ScriptedStream
+
 EXHAUSTED = "(script exhausted)"
 _JSON = {"Content-Type": "application/json"}
+_SSE = {"Content-Type": "text/event-stream"}
 
 
 class ScriptedToolCall(BaseModel):
@@ -36,6 +39,7 @@ class ScriptedReply(BaseModel):
     body: str | None = None  # raw body override, e.g. invalid JSON
     fail_first: int = 0  # >0: the first N attempts of this turn get status/headers/body, then success
     delay_s: float = 0.0
+    cut_first: int = 0  # >0: streamed, the first N attempts of this turn break off halfway
 
 
 class Policy(Protocol):
@@ -56,8 +60,11 @@ class ScriptBook:
 class ScriptedTransport(httpx.AsyncBaseTransport):
     """Answers POST .../chat/completions; the turn index is the number of assistant messages sent."""
 
-    def __init__(self, book: ScriptBook) -> None:
+    def __init__(self, book: ScriptBook, *, streams: bool = False, piece_delay_s: float = 0.0) -> None:
         self.book = book
+        # Off by default: a request for a stream is answered whole (as by a server that cannot stream),
+        # and the runs of older tests and benches publish what they always did.
+        self.streams, self.piece_delay_s = streams, piece_delay_s
         self.calls: Counter[tuple[str, int]] = Counter()  # attempts per (key, turn), for fail_first
         # The latest request bodies, for tests; bounded: a 500-run benchmark kept all 4,500 prompts
         # (~4 KB each) alive for the garbage collector to walk on every full collection.
@@ -76,6 +83,12 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
         if failing:
             content = reply.body if reply.body is not None else json.dumps({"error": {"message": "scripted"}})
             return httpx.Response(reply.status, headers=reply.headers, content=content.encode())
+        if self.streams and body.get("stream"):
+            key = self.book.match(first_user_text(messages))
+            turn = sum(1 for m in messages if m.get("role") == "assistant")
+            cut = key is not None and self.calls[(key, turn)] <= reply.cut_first
+            chunks = ScriptedStream(completion_body(reply, messages), self.piece_delay_s, cut)
+            return httpx.Response(200, headers=_SSE, stream=chunks)
         return httpx.Response(200, content=to_json(completion_body(reply, messages)), headers=_JSON)
 
     def _choose(self, messages: list[dict[str, Any]], tool_names: set[str]) -> tuple[ScriptedReply, bool]:
