@@ -207,15 +207,19 @@ class MiniLM:
 
     @staticmethod
     def _layer(x: Matrix, bias: Matrix, w: _Layer) -> Matrix:
+        import numpy as np
+
         batch, tokens, hidden = x.shape
         head = hidden // HEADS
-        qkv = (x @ w.qkv_w + w.qkv_b).reshape(batch, tokens, 3, HEADS, head).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # each (batch, heads, tokens, head)
+        flat = x.reshape(batch * tokens, hidden)  # 2-D products go to BLAS; stacked strided ones may not
+        qkv = (flat @ w.qkv_w + w.qkv_b).reshape(batch, tokens, 3, HEADS, head).transpose(2, 0, 3, 1, 4)
+        q, k, v = (np.ascontiguousarray(qkv[i]) for i in range(3))  # each (batch, heads, tokens, head)
         scores = (q @ k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(head)) + bias
-        context = (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch, tokens, hidden)
-        x = _layer_norm(context @ w.out_w + w.out_b + x, w.ln1_g, w.ln1_b)
-        up = _gelu(x @ w.up_w + w.up_b)
-        return _layer_norm(up @ w.down_w + w.down_b + x, w.ln2_g, w.ln2_b)
+        context = (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch * tokens, hidden)
+        a = _layer_norm(context @ w.out_w + w.out_b + flat, w.ln1_g, w.ln1_b)
+        up = _gelu(a @ w.up_w + w.up_b)
+        out = _layer_norm(up @ w.down_w + w.down_b + a, w.ln2_g, w.ln2_b)
+        return out.reshape(batch, tokens, hidden)
 
 
 _lock = threading.Lock()
