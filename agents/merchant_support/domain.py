@@ -8,6 +8,7 @@ import sqlite3
 from decimal import Decimal
 from typing import Any
 
+from agents.merchant_support import knowledge
 from agents.merchant_support import queries as q
 from agents.merchant_support.models import (
     CreateSupportTicketArgs,
@@ -175,7 +176,7 @@ async def get_merchant_account(ctx: Ctx, args: GetMerchantAccountArgs) -> Mercha
 
 
 async def search_knowledge_base(ctx: Ctx, args: SearchKnowledgeBaseArgs) -> SearchResult:
-    hits = await _store(ctx).read(lambda conn: q.search_kb(conn, args.query, args.limit))
+    hits = await knowledge.search(_store(ctx), args.query, args.limit)
     return SearchResult(results=[KbHit.model_validate(hit) for hit in hits])
 
 

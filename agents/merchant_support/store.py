@@ -10,11 +10,14 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from activities import knowledge
 from activities.sqlite_store import SqliteStore, utc_now_iso
 from agents.merchant_support import seed
 from core.agent import AgentEnv
 
-TABLES = frozenset({"merchants", "transactions", "refunds", "tickets", "kb_docs", "idempotency"})
+TABLES = frozenset(
+    {"merchants", "transactions", "refunds", "tickets", "kb_docs", "idempotency", knowledge.TABLE}
+)
 
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS merchants (
@@ -43,6 +46,8 @@ SCHEMA: tuple[str, ...] = (
         USING fts5(doc_id UNINDEXED, title, body, tokenize = 'porter unicode61')""",
     """CREATE TRIGGER IF NOT EXISTS kb_docs_ai AFTER INSERT ON kb_docs BEGIN
         INSERT INTO kb_fts (doc_id, title, body) VALUES (new.id, new.title, new.body); END""",
+    # The documents' sentence vectors, filled by the first semantic search (activities/knowledge.py).
+    *knowledge.SCHEMA,
 )
 
 
