@@ -6,6 +6,11 @@ tokens per rolling minute): admitted, it takes `latency_s`; refused, it raises R
 quota's Retry-After, which Temporal retries after that delay. Before calling, the option decides how
 it waits: a lease from the RateLimiter entity (requests and tokens, or tokens only), or nothing (the
 task queue's own dispatch rate is the limit).
+
+Like the agent's model calls (workflows/activity_options.py), a call heartbeats under a heartbeat
+timeout: an attempt lost with its worker (the bench restarts every LLM worker mid-run, and a task the
+old worker had polled as it shut down never runs) is retried within LLM_HEARTBEAT_TIMEOUT, not after
+the whole start-to-close timeout.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():  # pydantic contracts and the error taxonomy: pure
+    from activities.heartbeat import heartbeating
     from activities.ratelimit import FleetLimiter
     from bench.fake_limits import WindowLimits
     from core.errors import NON_RETRYABLE_TYPE_NAMES, RateLimitedError
+    from workflows.activity_options import LLM_HEARTBEAT_TIMEOUT
 
 
 class CallerInput(BaseModel):
@@ -50,6 +57,7 @@ class CallerWorkflow:
                 CallInput(holder=f"{workflow.info().workflow_id}:c{calls}", tokens=tokens),
                 task_queue=inp.queue,
                 start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=LLM_HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
                     maximum_attempts=20, non_retryable_error_types=NON_RETRYABLE_TYPE_NAMES
                 ),
@@ -83,6 +91,9 @@ class ModelCall:
 
     @activity.defn(name="limiter_bench.call")
     async def call(self, inp: CallInput) -> None:
+        await heartbeating(self._call(inp))
+
+    async def _call(self, inp: CallInput) -> None:
         if self.limiter is not None:
             await self.limiter.lease(self.key, inp.holder, inp.tokens)
         scheduled = activity.info().current_attempt_scheduled_time.timestamp()
