@@ -120,13 +120,13 @@ class Service:
             try:
                 answered = await self.runs.decide(run.handle, update)
             except WorkflowUpdateFailedError as exc:
-                raise _refused(exc) from None
+                raise refusal(exc) from None
             if not answered.accepted:  # the gate refused what the validator let through: audited there
                 raise ApiError(409, InvalidInputError(f"call {body.call_id} was not accepted"))
         except ApiError as refused:
-            self._audit(identity, f"decide.{body.verdict}", run_id, body.call_id, refused)
+            self.audit(identity, f"decide.{body.verdict}", run_id, body.call_id, refused)
             raise
-        self._audit(identity, f"decide.{body.verdict}", run_id, body.call_id, None)
+        self.audit(identity, f"decide.{body.verdict}", run_id, body.call_id, None)
         return Accepted(run_id=run_id, by=identity.name, detail={"call_id": body.call_id})
 
     async def _authorize(self, identity: Identity, run: Described, body: Decision) -> None:
@@ -203,13 +203,14 @@ class Service:
         if role not in identity.roles:
             raise ApiError(403, PermissionDeniedError(f"{what} needs the role {role}"))
 
-    def _audit(self, who: Identity, action: str, run_id: str, call_id: str, err: ApiError | None) -> None:
+    def audit(self, who: Identity, action: str, run_id: str, call_id: str, err: ApiError | None) -> None:
         failure = (err.error.type_name, err.error.message) if err else (None, None)
         row = AuditRow(who.name, action, run_id, call_id, err.status if err else 200, *failure)
         self.tokens.record(row)
 
 
-def _refused(exc: WorkflowUpdateFailedError) -> ApiError:
+def refusal(exc: WorkflowUpdateFailedError) -> ApiError:
+    """The `decide` validator's refusal, by its kind (workflows/human.py: Refusal)."""
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.details:
         kind = str(cause.details[0])

@@ -12,16 +12,15 @@ import re
 from dataclasses import dataclass, field
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import policy
 from api.bodies import Decision
 from api.errors import ApiError
-from api.service import REFUSAL_STATUS, STARTED_BY, Service
+from api.service import STARTED_BY, Service, refusal
 from api.thread_approvals import CONVERSATION
 from api.thread_bodies import CloseThread, ThreadAccepted, ThreadMessage, ThreadView
-from api.tokens import AuditRow, Identity
+from api.tokens import Identity
 from client.conversations import ConversationClient, ConversationHandle
 from core import conversation as c
 from core import search_attributes as sa
@@ -173,9 +172,9 @@ class Threads:
         try:
             await self._decide(identity, thread_id, body)
         except ApiError as refused:
-            self._audit(identity, action, thread_id, body.call_id, refused)
+            self.service.audit(identity, action, thread_id, body.call_id, refused)
             raise
-        self._audit(identity, action, thread_id, body.call_id, None)
+        self.service.audit(identity, action, thread_id, body.call_id, None)
         return ThreadAccepted(thread_id=thread_id, by=identity.name, detail={"call_id": body.call_id})
 
     async def _decide(self, identity: Identity, thread_id: str, body: Decision) -> None:
@@ -204,20 +203,6 @@ class Threads:
         try:
             answered = await self.chats.decide(thread_id, update)
         except WorkflowUpdateFailedError as exc:
-            raise _refused(exc) from None
+            raise refusal(exc) from None
         if not answered.accepted:  # the gate refused what the validator let through: audited there
             raise ApiError(409, InvalidInputError(f"call {body.call_id} was not accepted"))
-
-    def _audit(self, who: Identity, action: str, thread_id: str, call_id: str, err: ApiError | None) -> None:
-        failure = (err.error.type_name, err.error.message) if err else (None, None)
-        row = AuditRow(who.name, action, thread_id, call_id, err.status if err else 200, *failure)
-        self.service.tokens.record(row)
-
-
-def _refused(exc: WorkflowUpdateFailedError) -> ApiError:
-    """The `decide` validator's refusal, by its kind (workflows/human.py: Refusal)."""
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        kind = str(cause.details[0])
-        return ApiError(REFUSAL_STATUS.get(kind, 409), InvalidInputError(cause.message))
-    return ApiError(409, InvalidInputError(str(cause)[:500]))
