@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from cli.errors import EXIT_FAILED, CliError
 from cli.runs import query_status
-from client.runs import QUERY_TIMEOUT
+from client.queries import query
 from core import search_attributes as sa
 from core.models import HumanReplySignal, PendingApproval, RunState
 from workflows.agent import AgentWorkflow
@@ -89,9 +89,8 @@ async def pending(client: Client) -> list[dict[str, Any]]:
 async def _conversation_pending(client: Client, thread_id: str) -> tuple[PendingApproval, ...] | None:
     """The calls pending in a conversation, or None while no worker answers its query."""
     try:
-        status = await client.get_workflow_handle_for(ConversationWorkflow.run, thread_id).query(
-            ConversationWorkflow.status, rpc_timeout=QUERY_TIMEOUT
-        )
+        handle = client.get_workflow_handle_for(ConversationWorkflow.run, thread_id)
+        status = await query(handle, ConversationWorkflow.status)
     except (RPCError, WorkflowQueryFailedError):
         return None
     return status.pending

@@ -16,7 +16,8 @@ from temporalio.service import RPCError
 from cli.diagnose import diagnose
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, CliError
 from cli.render import ProgressPrinter
-from client.runs import QUERY_TIMEOUT, AgentClient
+from client.queries import query
+from client.runs import AgentClient
 from core.config import Settings
 from core.models import (
     AgentRequest,
@@ -69,7 +70,7 @@ async def start(
 async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
     """The run's live status, or None while no worker can answer the query."""
     try:
-        status: RunStatus = await handle.query(AgentWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+        status: RunStatus = await query(handle, AgentWorkflow.status)
         return status
     except (RPCError, WorkflowQueryFailedError):
         # No worker polls the queue, or the run's code differs from the worker's (an older version).
@@ -79,7 +80,7 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
 async def query_progress(handle: WorkflowHandle[Any, Any], since: int) -> ProgressPage | None:
     """Step events from `since` on, or None while no worker can answer the query."""
     try:
-        page: ProgressPage = await handle.query(AgentWorkflow.progress, since, rpc_timeout=QUERY_TIMEOUT)
+        page: ProgressPage = await query(handle, AgentWorkflow.progress, since)
         return page
     except (RPCError, WorkflowQueryFailedError):
         return None

@@ -13,7 +13,6 @@ conversation (continue-as-new) is awaited there, so a caller always gets its ans
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -21,13 +20,13 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.queries import query
 from core import conversation as c
 from core.errors import ERRORS_BY_NAME, AgentError, InvalidInputError
 from core.models import ApproveSignal, DecideResult, DecideUpdate, DenySignal, HumanReplySignal
 from workflows.conversation import ConversationWorkflow
 
 ConversationHandle = WorkflowHandle[ConversationWorkflow, c.ConversationResult]
-QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class ConversationClient:
@@ -99,7 +98,8 @@ class ConversationClient:
         await self.handle(thread_id).signal(ConversationWorkflow.human_reply, reply)
 
     async def status(self, thread_id: str) -> c.ConversationStatus:
-        return await self.handle(thread_id).query(ConversationWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+        status: c.ConversationStatus = await query(self.handle(thread_id), ConversationWorkflow.status)
+        return status
 
     async def _update(self, thread_id: str, update: Any, arg: Any) -> c.MessageReply:
         try:

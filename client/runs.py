@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
@@ -13,6 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from client.queries import QUERY_TIMEOUT, query
 from core import search_attributes as sa
 from core.models import (
     AgentRequest,
@@ -29,8 +29,6 @@ from core.models import (
 from workflows.agent import AgentWorkflow
 
 RunHandle = WorkflowHandle[AgentWorkflow, AgentResult]
-# A worker answers a query in milliseconds; with none, the server would hold it much longer.
-QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class AgentClient:
@@ -86,10 +84,12 @@ class AgentClient:
         await handle.signal(AgentWorkflow.cancel, cancel)
 
     async def status(self, handle: RunHandle) -> RunStatus:
-        return await handle.query(AgentWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+        status: RunStatus = await query(handle, AgentWorkflow.status)
+        return status
 
     async def progress(self, handle: RunHandle, since: int) -> ProgressPage:
-        return await handle.query(AgentWorkflow.progress, since, rpc_timeout=QUERY_TIMEOUT)
+        page: ProgressPage = await query(handle, AgentWorkflow.progress, since)
+        return page
 
     async def stream_offset(self, handle: RunHandle) -> int | None:
         """The next offset of the run's workflow stream (workflows/live.py); None for a run started
