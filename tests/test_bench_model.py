@@ -71,7 +71,13 @@ def test_tiny_bench_on_the_real_model(tmp_path: Path) -> None:
         timeout=1400,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    for heading in ("generation tok/s", "first call after start", "demo cases", "first-turn prefix"):
+    for heading in (
+        "generation tok/s",
+        "first call after start",
+        "make demo's case, worker ready",
+        "all demo cases",
+        "first-turn prefix",
+    ):
         assert heading in done.stdout
     data = json.loads(out.read_text())
     before, now = data["configs"]["before"], data["configs"]["now"]
