@@ -109,4 +109,4 @@ def test_an_unknown_prompt_version_is_refused_with_the_known_ones() -> None:
     with pytest.raises(InvalidInputError) as caught:
         with_version(DEMO, "support-v9")
     assert "support-v2" in caught.value.message and REGRESSED in caught.value.message
-    assert dataclasses.replace(DEMO).instructions.current == "support-v2"
+    assert dataclasses.replace(DEMO).instructions.current == "support-v3"

@@ -25,7 +25,7 @@ from core.agent import PINNED, Instructions
 from core.models import AgentLimits, AgentRequest, ApproveSignal, DenySignal, RunState
 from tests.conftest import DEMO, SCRIPTED_URL, SHOP, result_or_task_failure, strict_worker
 from tests.test_agent_workflow import answer, call, calls, wait_for_pending
-from tests.test_prompt_channels import V3, with_channels
+from tests.test_prompt_channels import V2, V3, with_channels
 from workflows.agent import AgentWorkflow
 
 SIX_TURNS = "six turns, a ticket in turn 2"
@@ -153,7 +153,11 @@ async def test_bad_forks_get_typed_errors(env: WorkflowEnvironment, store: Store
             await fork(env.client, [SHOP], queue, parent.id, 2)
         assert caught.value.kind == "IncompatibleRunError" and "merchant_support" in caught.value.message
         # A deployment whose agent no longer has the parent's prompt version says which.
-        only_v3 = dataclasses.replace(DEMO, instructions=Instructions(versions=(V3,), current="support-v3"))
+        ran_on = DEMO.instructions.current
+        other = next(v for v in (V2, V3) if v.version != ran_on)
+        without = dataclasses.replace(
+            DEMO, instructions=Instructions(versions=(other,), current=other.version)
+        )
         with pytest.raises(CliError) as caught:
-            await fork(env.client, [only_v3], queue, parent.id, 2)
-        assert caught.value.kind == "IncompatibleRunError" and "'support-v2'" in caught.value.message
+            await fork(env.client, [without], queue, parent.id, 2)
+        assert caught.value.kind == "IncompatibleRunError" and f"'{ran_on}'" in caught.value.message

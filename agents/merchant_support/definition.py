@@ -55,7 +55,7 @@ AGENT: Agent[Store] = Agent(
     name="merchant_support",
     description="Merchant payment support: payments, merchant accounts, policies, tickets, refunds.",
     instructions=Instructions.from_dir(
-        PROMPTS, current="support-v2", task_template="Merchant support case:\n<case>\n{task}\n</case>"
+        PROMPTS, current="support-v3", task_template="Merchant support case:\n<case>\n{task}\n</case>"
     ),
     tools=SPECS,
     escalation=EscalationPolicy(

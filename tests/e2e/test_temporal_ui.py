@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from agents.merchant_support import AGENT as DEMO
 from tests.e2e import chromium
 from tests.live_stack import TEMPORAL, Stack, free_port, running_stack
 from tests.test_cli_bad_input import Cli, cli, start_demo_run, status_until
@@ -22,6 +23,7 @@ from tests.test_cli_bad_input import Cli, cli, start_demo_run, status_until
 __all__ = ["cli"]
 
 SHOTS = Path(__file__).parent / "screenshots"
+CURRENT = DEMO.instructions.current  # the prompt version a new run records
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def test_ui_lists_exactly_the_runs_awaiting_approval_and_shows_search_attributes
     chromium.screenshot(awaiting, SHOTS / "awaiting_approval.png")
     # The other attributes filter too: all of ours by user and prompt version; the customer who
     # asked for a manager was escalated before the model's first turn; nothing cost money.
-    by_user = workflows + quote('AgentUser="anonymous" AND AgentPromptVersion="support-v2"')
+    by_user = workflows + quote(f'AgentUser="anonymous" AND AgentPromptVersion="{CURRENT}"')
     assert listed_ids(by_user, ours, ours) == ours
     assert listed_ids(workflows + quote("AgentTurns = 0"), ours, {escalated}) == {escalated}
     assert listed_ids(workflows + quote("AgentCostUsd > 0"), ours, set(), timeout=2) == set()
@@ -90,7 +92,7 @@ def test_ui_lists_exactly_the_runs_awaiting_approval_and_shows_search_attributes
     for field in (
         '"AgentStatus": "completed"',
         '"AgentUser": "anonymous"',
-        '"AgentPromptVersion": "support-v2"',
+        f'"AgentPromptVersion": "{CURRENT}"',
         '"AgentTurns": 2',
         '"AgentCostUsd": 0',
     ):
