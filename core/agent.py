@@ -44,6 +44,10 @@ class PromptVersion:
     version: str
     text: str
     changelog: str
+    # Said to the model as a last user message once a call with side effects has succeeded, when
+    # the next reply is most likely the answer: a small model keeps a reminder at the end of its prompt,
+    # where the system prompt's rule on the answer's form is 2,000 tokens back (activities/llm/expand.py).
+    after_action: str | None = None
 
 
 STABLE, CANARY, PINNED = "stable", "canary", "pinned"  # the channel a run's prompt version came from
@@ -119,12 +123,17 @@ class Instructions:
         return any(v.version == version for v in self.versions)
 
     def text(self, version: str | None = None) -> str | None:
+        found = self.version(version)
+        return found.text if found else None
+
+    def version(self, version: str | None = None) -> PromptVersion | None:
         wanted = version or self.current
-        return next((v.text for v in self.versions if v.version == wanted), None)
+        return next((v for v in self.versions if v.version == wanted), None)
 
     @classmethod
     def from_dir(cls, directory: Path, current: str, task_template: str = "{task}") -> Instructions:
-        """Every `<version>.md` file: a `changelog:` first line, a blank line, then the prompt.
+        """Every `<version>.md` file: a `changelog:` first line, an optional `after_action:` line
+        (PromptVersion.after_action), a blank line, then the prompt.
 
         A `channels.json` beside them ({"stable": …, "canary": …, "canary_percent": …}) is the
         rollout's configuration, and its stable version then is the current one.
@@ -149,12 +158,26 @@ def _read_channels(path: Path) -> Channels | None:
         raise ValueError(f"{path}: expected {{stable, canary?, canary_percent?}}: {exc}") from None
 
 
+HEADER_KEYS = ("changelog", "after_action")
+
+
 def _read_version(path: Path) -> PromptVersion:
     head, _, body = path.read_text(encoding="utf-8").partition("\n\n")
-    key, _, changelog = head.partition(":")
-    if key.strip().lower() != "changelog" or not body.strip():
-        raise ValueError(f"{path}: expected 'changelog: …', a blank line, then the prompt")
-    return PromptVersion(version=path.stem, text=body.strip(), changelog=changelog.strip())
+    fields = {}
+    for line in head.splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip().lower()] = value.strip()
+    if list(fields)[:1] != ["changelog"] or not body.strip() or set(fields) - set(HEADER_KEYS):
+        raise ValueError(
+            f"{path}: expected 'changelog: …', an optional 'after_action: …' line, a blank line, "
+            "then the prompt"
+        )
+    return PromptVersion(
+        version=path.stem,
+        text=body.strip(),
+        changelog=fields["changelog"],
+        after_action=fields.get("after_action") or None,
+    )
 
 
 @dataclass(frozen=True)

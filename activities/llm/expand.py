@@ -4,6 +4,7 @@ request's version, from the agent definitions this worker serves."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,5 +30,34 @@ def expanded(req: LlmRequest, agents: Mapping[str, Agent[Any]]) -> LlmRequest:
             raise InvalidInputError(
                 f"agent {agent.name!r} has no prompt version {req.prompt_version!r} (it has {known})"
             )
-        update["messages"] = (ChatMessage(role="system", content=text), *req.messages)
+        update["messages"] = (
+            ChatMessage(role="system", content=text),
+            *req.messages,
+            *_after_action(agent, req.prompt_version, req.messages),
+        )
     return req.model_copy(update=update)
+
+
+def _after_action(
+    agent: Agent[Any], version: str, messages: tuple[ChatMessage, ...]
+) -> tuple[ChatMessage, ...]:
+    """The version's after_action reminder when the last turn's results include a call with side
+    effects that succeeded (a refund, a ticket). Only here, at the end: the prompt before it stays
+    what the model server cached, and the reminder never enters the run's history."""
+    found = agent.instructions.version(version)
+    if found is None or not found.after_action:
+        return ()
+    acting = {spec.name for spec in agent.tools if spec.irreversible or spec.side_effect}
+    for message in reversed(messages):
+        if message.role != "tool":
+            break
+        if message.name in acting and _succeeded(message.content):
+            return (ChatMessage(role="user", content=found.after_action),)
+    return ()
+
+
+def _succeeded(content: str) -> bool:
+    try:
+        return json.loads(content).get("ok") is True
+    except (ValueError, AttributeError):
+        return False
