@@ -2,7 +2,8 @@
 
 No prefix warm-up, llama.cpp's defaults for batch sizes and prompt cache, the agent's support-v2
 prompt (agents/merchant_support/prompts keeps every version) and the tool schemas as pydantic writes
-them, titles included; the critic sent an answer that hid an action back to the model once.
+them, with their titles and their descriptions of then (DESCRIPTIONS_BEFORE); the critic sent an
+answer that hid an action back to the model once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ BEFORE = LlamaSettings(
     warmup=False,
 )
 PROMPT_VERSION = "support-v2"
+# Tool descriptions as they were, where issue 19 changed them.
+DESCRIPTIONS_BEFORE = {
+    "get_merchant_account": (
+        "Look up a merchant by id (ids look like MID001). Returns name, status (active or suspended), "
+        "country, currency, plan, contact email and the 5 most recent payments."
+    ),
+}
 
 
 def agent_before() -> Agent[Any]:
@@ -36,7 +44,11 @@ def agent_before() -> Agent[Any]:
         critic=dataclasses.replace(DEMO.critic, send_back=True),
     )
     verbose = tuple(
-        ToolSchema(name=s.name, description=s.description, parameters=s.args_model.model_json_schema())
+        ToolSchema(
+            name=s.name,
+            description=DESCRIPTIONS_BEFORE.get(s.name, s.description),
+            parameters=s.args_model.model_json_schema(),
+        )
         for s in before.tools
     )
     before.__dict__["schemas"] = verbose  # Agent.schemas is a cached_property: this is its value

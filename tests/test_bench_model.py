@@ -56,6 +56,10 @@ def test_the_baseline_is_the_agent_at_its_earlier_prompt_version() -> None:
     assert before.critic.send_back and not DEMO.critic.send_back
     verbose = {s.name: s.parameters for s in before.schemas}
     assert all("title" in verbose[s.name] and "title" not in s.parameters for s in DEMO.schemas)
+    then = {s.name: s.description for s in before.schemas}
+    now = {s.name: s.description for s in DEMO.schemas}
+    changed = {name for name in now if now[name] != then[name]}
+    assert changed == set(model_baseline.DESCRIPTIONS_BEFORE)  # every other description as it was
 
 
 @pytest.mark.local_model

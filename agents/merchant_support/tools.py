@@ -43,7 +43,8 @@ GET_MERCHANT_ACCOUNT = ToolSpec(
     name="get_merchant_account",
     description=(
         "Look up a merchant by id (ids look like MID001). Returns name, status (active or suspended), "
-        "country, currency, plan, contact email and the 5 most recent payments."
+        "country, currency, plan, contact email and the 5 most recent payments. Only for a question "
+        "about the account itself: a payment's case needs get_transaction alone."
     ),
     args_model=GetMerchantAccountArgs,
     handler=domain.get_merchant_account,
