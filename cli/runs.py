@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from cli.diagnose import diagnose
 from cli.errors import EXIT_BY_STATE, EXIT_FAILED, CliError
 from cli.render import ProgressPrinter
-from client.queries import query
+from client.queries import QUERY_TIMEOUT, query
 from client.runs import AgentClient
 from core.config import Settings
 from core.models import (
@@ -78,9 +78,10 @@ async def query_status(handle: WorkflowHandle[Any, Any]) -> RunStatus | None:
 
 
 async def query_progress(handle: WorkflowHandle[Any, Any], since: int) -> ProgressPage | None:
-    """Step events from `since` on, or None while no worker can answer the query."""
+    """Step events from `since` on, or None while no worker can answer the query. Asked once: the
+    follow loop asks again, and a None is what tells it soon that nobody polls the queue."""
     try:
-        page: ProgressPage = await query(handle, AgentWorkflow.progress, since)
+        page: ProgressPage = await handle.query(AgentWorkflow.progress, since, rpc_timeout=QUERY_TIMEOUT)
         return page
     except (RPCError, WorkflowQueryFailedError):
         return None
