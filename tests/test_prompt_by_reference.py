@@ -22,6 +22,7 @@ from core.llm import ToolCall
 from core.models import AgentResult, ChatMessage, LlmRequest, RunState
 from tests.conftest import DEMO, SCRIPTED_URL, Harness
 from tests.test_agent_workflow import REFUND, answer, approve_as_alice, calls
+from workflows.observations import failure, succeeded, success
 
 AGENTS = {DEMO.name: DEMO}
 SYSTEM = DEMO.instructions.text() or ""
@@ -171,3 +172,9 @@ async def test_the_model_gets_the_reminder_after_an_approved_refund_and_history_
     last = [body["messages"][-1] for body in transport.requests]
     assert [m["role"] for m in last] == ["user", "user"] and last[1]["content"] == reminder
     assert all(reminder not in json.dumps(i) for i in llm_inputs(history))
+
+
+def test_a_success_cut_to_the_observation_limit_still_counts_as_one() -> None:
+    long = success({"refund_id": "re_1", "log": "x" * 10_000})
+    assert not long.endswith("}") and succeeded(long)  # cut: no longer JSON
+    assert not succeeded(failure("InvalidInputError", "no such payment"))

@@ -27,6 +27,11 @@ def success(result: Any, note: str | None = None, degraded: bool = False) -> str
     return _bounded(payload)
 
 
+def succeeded(text: str) -> bool:
+    """Whether an observation is a success(), even one cut by _bounded (it is then no longer JSON)."""
+    return text.startswith('{"ok": true')
+
+
 def failure(
     error_type: str, message: str, details: dict[str, Any] | None = None, *, retryable: bool | None = None
 ) -> str:

@@ -4,13 +4,13 @@ request's version, from the agent definitions this worker serves."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from core.agent import Agent
 from core.errors import InvalidInputError
 from core.llm import ChatMessage, LlmRequest
+from workflows.observations import succeeded
 
 
 def expanded(req: LlmRequest, agents: Mapping[str, Agent[Any]]) -> LlmRequest:
@@ -51,13 +51,6 @@ def _after_action(
     for message in reversed(messages):
         if message.role != "tool":
             break
-        if message.name in acting and _succeeded(message.content):
+        if message.name in acting and succeeded(message.content):
             return (ChatMessage(role="user", content=found.after_action),)
     return ()
-
-
-def _succeeded(content: str) -> bool:
-    try:
-        return json.loads(content).get("ok") is True
-    except (ValueError, AttributeError):
-        return False
