@@ -65,11 +65,14 @@ class Tally:
         self.sse: list[float] = []
         self.cli: list[float] = []
         self.text: list[float] = []
+        self.by_kind: dict[str, list[float]] = {}
         self.lost = self.repeated = self.failed = 0
 
     def count(self, sse: list[Reading], cli: list[Reading]) -> None:
         for i, got in enumerate(sse):
             self.sse += got.steps
+            for kind, delay in zip(got.kinds, got.steps, strict=True):
+                self.by_kind.setdefault(kind, []).append(delay)
             self.text += got.text
             self.failed += got.failed
             # Without CLI followers, a run's log is known from the steps themselves: 0..n-1, "ended" last.
@@ -164,6 +167,9 @@ def report(args: argparse.Namespace, tally: Tally, cpu: dict[str, float]) -> int
         row(poll, tally.cli),
     ]
     print("\n".join(pc.table(["follower", "events", "p50 ms", "p95 ms"], rows)))
+    kinds = sorted(tally.by_kind.items(), key=lambda kv: -pc.percentile(kv[1], 0.95))
+    each = ", ".join(f"{kind} {pc.percentile(d, 0.95) * 1000:.0f}" for kind, d in kinds)
+    print(f"SSE progress p95 ms by kind: {each}")
     p95 = pc.percentile(tally.sse, 0.95)
     verdict = "met" if p95 <= TARGET_P95_S else "NOT met"
     print(f"SSE p95 {p95 * 1000:.0f} ms (target <= {TARGET_P95_S * 1000:.0f} ms: {verdict})")

@@ -3,9 +3,9 @@ SSE subscribers of the API and, side by side, one CLI follower per run polling t
 
     python -m bench.api_sse_clients ADDRESS QUEUE API_URL --runs N --subscribers M (tokens in the env)
 
-Starts the runs through the API itself, so every reader is up before the first event. Prints one
-JSON document: each reader's delays (arrival minus the item's own timestamp: the
-workflow's for a step, the worker's for a text piece) and the step seqs it saw, in order.
+Starts the runs through the API itself, one after another, and a run's readers connect as soon as
+its POST returns. Prints one JSON document: each reader's delays (arrival minus the item's own
+timestamp: the workflow's for a step, the worker's for a text piece) and the step seqs it saw.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Reading:
         self.steps: list[float] = []
         self.text: list[float] = []
         self.seqs: list[int] = []
+        self.kinds: list[str] = []  # each step's kind, beside its delay
         self.ids: list[int] = []
         self.failed = 0
 
@@ -66,6 +67,7 @@ async def subscribe(http: httpx.AsyncClient, run_id: str, approver: dict[str, st
                     item = ProgressEvent.model_validate_json(data)
                     got.steps.append(_delay(item.at))
                     got.seqs.append(item.seq)
+                    got.kinds.append(item.kind.value)
                     if approver is not None and item.kind == "approval.waiting":
                         APPROVALS.add(asyncio.create_task(approve(http, run_id, approver)))
                 else:
@@ -106,19 +108,24 @@ async def amain(args: argparse.Namespace) -> int:
     approver = {"Authorization": f"Bearer {os.environ['BENCH_APPROVER_TOKEN']}"}
     limits = httpx.Limits(max_connections=args.subscribers + 50)
     async with httpx.AsyncClient(base_url=args.api, headers=starter, timeout=None, limits=limits) as http:
-        ids = []
+        # A run's readers connect as soon as its POST returns, as an application's would: readers
+        # who connect late would count the items published before them as delayed.
+        sse: dict[int, asyncio.Task[Reading]] = {}  # by subscriber: subscriber i reads run i % runs
+        cli: list[asyncio.Task[Reading]] = []
         for n in range(args.runs):
             body = {"task": TASK, "user": "bench", "agent": DEMO.name}
             key = {"Idempotency-Key": f"sse-{n}-{args.queue}"}
-            ids.append((await http.post("/v1/runs", json=body, headers=key)).json()["run_id"])
-        readers = [
-            subscribe(http, ids[i % len(ids)], approver if i < len(ids) else None)
-            for i in range(args.subscribers)
-        ]
-        followed = ids if args.cli else ()
-        everyone = await asyncio.gather(*readers, *(cli_follow(runs, run_id) for run_id in followed))
-    sse, cli = everyone[: args.subscribers], everyone[args.subscribers :]
-    document = {"sse": [vars(r) for r in sse], "cli": [vars(r) for r in cli], "cpu_s": time.process_time()}
+            run_id = (await http.post("/v1/runs", json=body, headers=key)).json()["run_id"]
+            for i in range(n, args.subscribers, args.runs):
+                sse[i] = asyncio.create_task(subscribe(http, run_id, approver if i < args.runs else None))
+            if args.cli:
+                cli.append(asyncio.create_task(cli_follow(runs, run_id)))
+        await asyncio.gather(*sse.values(), *cli)
+    document = {
+        "sse": [vars(sse[i].result()) for i in sorted(sse)],
+        "cli": [vars(t.result()) for t in cli],
+        "cpu_s": time.process_time(),
+    }
     json.dump(document, sys.stdout)
     return 0
 
