@@ -69,8 +69,8 @@ class AgentWorkflow:
     async def run(self, request: m.AgentRequest) -> m.AgentResult:
         result = await self._run(request)
         if self._live is not None:
-            # Readers waiting on the stream get its last items now; the ended run answers the rest.
-            self._live.detach()
+            # Readers get the last items from a poll; a reader that missed them asks the ended run.
+            await self._live.end()
             await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
