@@ -13,6 +13,7 @@ from cli.errors import EXIT_FAILED, CliError
 from cli.runs import query_status
 from client.queries import query
 from core import search_attributes as sa
+from core.conversation import ConversationResult
 from core.models import HumanReplySignal, PendingApproval, RunState
 from workflows.agent import AgentWorkflow
 from workflows.conversation import ConversationWorkflow
@@ -89,7 +90,9 @@ async def pending(client: Client) -> list[dict[str, Any]]:
 async def _conversation_pending(client: Client, thread_id: str) -> tuple[PendingApproval, ...] | None:
     """The calls pending in a conversation, or None while no worker answers its query."""
     try:
-        handle = client.get_workflow_handle_for(ConversationWorkflow.run, thread_id)
+        handle: WorkflowHandle[ConversationWorkflow, ConversationResult] = client.get_workflow_handle_for(
+            ConversationWorkflow.run, thread_id
+        )
         status = await query(handle, ConversationWorkflow.status)
     except (RPCError, WorkflowQueryFailedError):
         return None
