@@ -24,7 +24,9 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
 from client import RunHandle
+from core.live import PROGRESS_TOPIC
 from core.models import AgentResult
+from core.progress import ProgressKind
 
 # Between a poll's answer and the next poll while caught up: an item published meanwhile waits at
 # most this long; a shorter pause costs a workflow task per batch (bench/api_sse.py measures it).
@@ -108,6 +110,11 @@ class StreamFeed:
                 self.offsets.append(item.offset)
                 self.frames.append(frame(item.topic, data, item.offset))
                 self._changed.notify_all()
+            if item.topic == PROGRESS_TOPIC and json.loads(data).get("kind") == ProgressKind.ENDED:
+                # The run's last item (workflows/agent.py): the library would now fail a poll on
+                # the ended run, describe it and query it (a replay of its whole history) for none
+                # (the suspended subscription is closed by asyncio once dropped).
+                return
 
     async def frames_from(self, since: int) -> AsyncIterator[bytes | None]:
         """Each item's frame with offset ≥ `since` once, in order; None after a quiet KEEPALIVE_S."""

@@ -16,7 +16,7 @@ from temporalio.contrib.workflow_streams import _stream as library_stream
 
 from activities.llm.scripted import ScriptedReply
 from core.live import PROGRESS_TOPIC
-from tests.api_stack import ApiStack, api_stack
+from tests.api_stack import ApiStack, api_stack, sse_frames
 from tests.test_agent_workflow import answer, call
 from workflows import live
 
@@ -52,9 +52,7 @@ async def _history(stack: ApiStack, run_id: str) -> tuple[list[Any], set[str]]:
     return list(history.events), patches
 
 
-async def test_a_followed_run_hands_its_last_items_to_the_readers_poll(
-    stack: ApiStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     queries: list[str] = []
     query = WorkflowHandle.query
 
@@ -63,6 +61,13 @@ async def test_a_followed_run_hands_its_last_items_to_the_readers_poll(
         return await query(self, name, *args, **kwargs)
 
     monkeypatch.setattr(WorkflowHandle, "query", counted)
+    return queries
+
+
+async def test_a_followed_run_hands_its_last_items_to_the_readers_poll(
+    stack: ApiStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = _count_queries(monkeypatch)
     run_id = await stack.start(FOLLOWED, "u1", stack.bearer("alice"))
     stream = WorkflowStreamClient.create(stack.client, run_id)
     kinds, asked_before_end = [], None
@@ -75,6 +80,18 @@ async def test_a_followed_run_hands_its_last_items_to_the_readers_poll(
     events, patches = await _history(stack, run_id)
     assert live.TAIL_PATCH in patches
     assert not [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+
+
+async def test_the_apis_feed_ends_at_the_ended_item_without_querying_the_ended_run(
+    stack: ApiStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = _count_queries(monkeypatch)
+    alice = stack.bearer("alice")
+    run_id = await stack.start(FOLLOWED, "u4", alice)
+    frames = sse_frames((await stack.http.get(f"/v1/runs/{run_id}/events", headers=alice)).text)
+    assert frames[-1]["event"] == "result" and frames[-2]["data"]["kind"] == "ended"
+    assert [f["id"] for f in frames[:-1]] == list(range(len(frames) - 1))
+    assert live.POLL not in queries  # the library's read of an ended run replays its history
 
 
 async def test_a_run_whose_reader_left_waits_for_it_at_most_tail_wait(stack: ApiStack) -> None:
