@@ -1,11 +1,14 @@
 """The readers of bench/api_sse.py, in a process of their own so they do not take the API's CPU:
-SSE subscribers of the API and, side by side, one CLI follower per run polling the `progress` query.
+SSE subscribers of the API and, side by side on --cli-runs of the runs, a CLI follower polling the
+`progress` query.
 
-    python -m bench.api_sse_clients ADDRESS QUEUE API_URL --runs N --subscribers M (tokens in the env)
+    python -m bench.api_sse_clients ADDRESS QUEUE API_URL --runs N --subscribers M --cli-runs K
+    (the tokens in the env)
 
 Starts the runs through the API itself, one after another, and a run's readers connect as soon as
-its POST returns. Prints one JSON document: each reader's delays (arrival minus the item's own
-timestamp: the workflow's for a step, the worker's for a text piece) and the step seqs it saw.
+its POST returns. Prints BEGIN and END around the measured phase, then one JSON document: each
+reader's delays (arrival minus the item's own timestamp: the workflow's for a step, the worker's for
+a text piece) and the step seqs it saw, each run's own log, and the phase's CPU and wall seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import httpx
 from agents.merchant_support import AGENT as DEMO
 from bench import entry
 from bench import perf_common as pc
+from bench.options import non_negative
 from bench.progress import TASK
 from cli import runs as cli_runs
 from client import AgentClient
@@ -31,6 +35,7 @@ from core.live import TextPiece
 from core.models import RunState
 from core.progress import ProgressEvent
 
+BEGIN, END = "measuring", "measured"  # the lines before the JSON document on stdout
 APPROVALS: set[asyncio.Task[None]] = set()  # referenced until the readers end
 
 
@@ -101,7 +106,19 @@ async def cli_follow(runs: AgentClient, run_id: str) -> Reading:
     return got
 
 
+async def final_log(runs: AgentClient, run_id: str) -> list[int]:
+    """The ended run's step seqs, from its own `progress` query: what every reader must have seen."""
+    seqs: list[int] = []
+    while True:
+        page = await runs.progress(runs.handle(run_id), len(seqs))
+        seqs += [event.seq for event in page.events]
+        if not page.events or len(seqs) >= page.next_seq:
+            return seqs
+
+
 async def amain(args: argparse.Namespace) -> int:
+    began, began_cpu = time.monotonic(), time.process_time()  # after the imports: the measured phase
+    print(BEGIN, flush=True)  # the bench takes the other processes' CPU from here to END
     client = await pc.connect(args.address)
     runs = AgentClient(client, args.queue)
     starter = {"Authorization": f"Bearer {os.environ['BENCH_APP_TOKEN']}"}
@@ -112,19 +129,26 @@ async def amain(args: argparse.Namespace) -> int:
         # who connect late would count the items published before them as delayed.
         sse: dict[int, asyncio.Task[Reading]] = {}  # by subscriber: subscriber i reads run i % runs
         cli: list[asyncio.Task[Reading]] = []
+        run_ids: list[str] = []
         for n in range(args.runs):
             body = {"task": TASK, "user": "bench", "agent": DEMO.name}
             key = {"Idempotency-Key": f"sse-{n}-{args.queue}"}
             run_id = (await http.post("/v1/runs", json=body, headers=key)).json()["run_id"]
+            run_ids.append(run_id)
             for i in range(n, args.subscribers, args.runs):
                 sse[i] = asyncio.create_task(subscribe(http, run_id, approver if i < args.runs else None))
-            if args.cli:
+            if n * args.cli_runs % args.runs < args.cli_runs:  # spread evenly over the runs
                 cli.append(asyncio.create_task(cli_follow(runs, run_id)))
         await asyncio.gather(*sse.values(), *cli)
+    cpu_s, wall_s = time.process_time() - began_cpu, time.monotonic() - began
+    print(END, flush=True)
+    logs = [await final_log(runs, run_id) for run_id in run_ids]  # after the measured phase
     document = {
         "sse": [vars(sse[i].result()) for i in sorted(sse)],
         "cli": [vars(t.result()) for t in cli],
-        "cpu_s": time.process_time(),
+        "logs": logs,
+        "cpu_s": cpu_s,
+        "wall_s": wall_s,
     }
     json.dump(document, sys.stdout)
     return 0
@@ -137,17 +161,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("api")
     parser.add_argument("--runs", type=pc.positive, required=True)
     parser.add_argument("--subscribers", type=pc.positive, required=True)
-    parser.add_argument("--no-cli", dest="cli", action="store_false", help="no CLI followers beside them")
+    parser.add_argument("--cli-runs", type=non_negative, required=True, help="runs with a CLI follower")
     return parser.parse_args(argv)
 
 
-def readings(document: dict[str, Any]) -> tuple[list[Reading], list[Reading]]:
+def readings(document: dict[str, Any]) -> tuple[list[Reading], list[Reading], list[list[int]]]:
     def of(raw: dict[str, Any]) -> Reading:
         reading = Reading()
         reading.__dict__.update(raw)
         return reading
 
-    return [of(r) for r in document["sse"]], [of(r) for r in document["cli"]]
+    return [of(r) for r in document["sse"]], [of(r) for r in document["cli"]], document["logs"]
 
 
 if __name__ == "__main__":

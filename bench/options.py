@@ -14,3 +14,8 @@ def positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
+
+
+def non_negative(text: str) -> int:
+    """argparse type: an integer ≥ 0 (0 turns the thing off)."""
+    return 0 if text.strip() == "0" else positive(text)
