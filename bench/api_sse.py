@@ -1,7 +1,7 @@
 """SSE at scale (issue 15): many subscribers of many runs through the HTTP API, next to the CLI's
 query polling measured in the same run.
 
-    python -m bench.api_sse [--runs 50] [--subscribers 200] [--llm-ms 1000,300] [--poll-cooldown-ms N]
+    python -m bench.api_sse [--runs 50] [--subscribers 200] [--llm-ms 2000,1000,300] [--poll-cooldown-ms N]
                             [--cli-runs 10] [--tiny]
 
 Each run is bench.progress's refund case (lookups, a refund that waits for an approval, an answer);
@@ -49,8 +49,9 @@ from worker import build_worker
 
 TARGET_P95_S = 0.5
 API_UP_S = 30.0
-# A hosted model's tool-calling turn, then a stress level the two cores cannot keep up with.
-DEFAULT_LLM_MS = [1000, 300]
+# Model latencies from a hosted model's usual tool-calling turn down to a stress level at which the
+# two cores, shared by all four processes, are near saturation.
+DEFAULT_LLM_MS = [2000, 1000, 300]
 # The CLI's polling is measured on every 5th run: it costs the server and the worker a query per
 # follower every POLL_SECONDS, which on one follower per run would take a fifth of the two cores from
 # the pipeline both are measured on.

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from core.frozen import Frozen
+from core.live import TextPiece
 
 # ── model protocol ──────────────────────────────────────────────────────────
 
@@ -104,6 +105,9 @@ class LlmResponse(Frozen):
     price: PriceQuote | None = None
     # Set when the reply was refused whole (too large to carry): the model is told why, nothing else kept.
     rejected: str | None = None
+    # The reply's live text not yet on the run's stream (activities/llm/live.py): published by the
+    # workflow as it takes the reply in, instead of by a signal of its own.
+    live_tail: tuple[TextPiece, ...] = ()
 
 
 class SummarizeRequest(Frozen):

@@ -112,6 +112,10 @@ async def test_the_stream_spans_continue_as_new_and_a_late_reader_resumes_in_the
     reader, _ = shown(items)
     calls_seen = {f["data"]["call"] for f in items if f["event"] == "text"}
     assert [reader.text(c) for c in calls_seen] == [LONG_ANSWER]
+    # The answer was written within one batch interval: it rode on the reply, no signal carried it.
+    history = await handle.fetch_history()
+    signals = [e.workflow_execution_signaled_event_attributes.signal_name for e in history.events]
+    assert "__temporal_workflow_stream_publish" not in signals
     # Offsets of the first run, read from the last run (the carried items keep their offsets).
     resumed = sse_frames((await stack.http.get(url, headers={**alice, "Last-Event-ID": "3"})).text)
     assert [f["id"] for f in resumed[:-1]] == [f["id"] for f in items[4:]]

@@ -55,7 +55,7 @@ class AgentWorkflow:
         self._live: live.LiveStream | None = None
         if live.wanted():  # the library requires its construction right here, in @workflow.init
             self._live = live.LiveStream(WorkflowStream(c.stream if c else None))
-            self._progress.publish_to(self._live.publish)
+            self._progress.publish_to(self._live.publish, self._live.publish_text)
         self._human = HumanLoop(limits, self._publish, self._progress, lambda: self._state.turn)
         if c is not None:
             self._progress.restore(c.progress, c.progress_next_seq)

@@ -26,7 +26,7 @@ from temporalio.contrib.workflow_streams import PollInput, PollResult, WorkflowS
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from core.live import PROGRESS_TOPIC
+    from core.live import PROGRESS_TOPIC, TEXT_TOPIC, TextPiece
     from core.progress import ProgressEvent
 
 PATCH = "live-progress-stream"
@@ -42,11 +42,13 @@ DRAINING = "StreamDraining"  # the error its own validator gives a poll once pol
 
 
 class LiveStream:
-    """The run's stream and its `progress` topic (the `text` topic is the activity's)."""
+    """The run's stream and its `progress` topic; the `text` topic is the model call's, but for
+    the pieces a reply carries back (LlmResponse.live_tail)."""
 
     def __init__(self, stream: WorkflowStream) -> None:
         self._stream = stream
         self._progress = stream.topic(PROGRESS_TOPIC, type=ProgressEvent)
+        self._text = stream.topic(TEXT_TOPIC, type=TextPiece)
         self.polls_begun = self.polls_waiting = 0
         self._detached = False
         poll = workflow.get_update_handler(POLL)
@@ -55,6 +57,10 @@ class LiveStream:
 
     def publish(self, event: ProgressEvent) -> None:
         self._progress.publish(event)
+
+    def publish_text(self, piece: TextPiece) -> None:
+        """A piece the model call left to the run (LlmResponse.live_tail), as the activity made it."""
+        self._text.publish(piece)
 
     def detach(self) -> None:
         """Release the waiting readers (they follow to the next run, or drain the ended one)."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from itertools import islice
 
+from core.live import TextPiece
 from core.models import ToolCallRecord
 from core.progress import PAGE_EVENTS, ProgressEvent, ProgressKind
 
@@ -26,10 +27,18 @@ class ProgressLog:
         self._events: deque[ProgressEvent] = deque(maxlen=keep)
         self._next_seq = 0
         self._sink: Callable[[ProgressEvent], None] | None = None
+        self._text: Callable[[TextPiece], None] | None = None
 
-    def publish_to(self, sink: Callable[[ProgressEvent], None]) -> None:
-        """Each event from now on also goes to `sink` (the run's workflow stream, workflows/live.py)."""
-        self._sink = sink
+    def publish_to(self, sink: Callable[[ProgressEvent], None], text: Callable[[TextPiece], None]) -> None:
+        """Each event from now on also goes to `sink` (the run's workflow stream, workflows/live.py),
+        and the text pieces a model call leaves to the run to publish, to `text`."""
+        self._sink, self._text = sink, text
+
+    def show_text(self, pieces: tuple[TextPiece, ...]) -> None:
+        """A model call's last text pieces (LlmResponse.live_tail), on the stream before its THOUGHT."""
+        if self._text is not None:
+            for piece in pieces:
+                self._text(piece)
 
     @property
     def streamed(self) -> bool:

@@ -48,6 +48,9 @@ class Thinker:
         exhausted = guard.before_call()
         if exhausted is not None:
             await self._limits.budget_stop(exhausted)
+        # Shown before the ledger's reservation, an activity: in the task of the item before it, so
+        # a reader's poll carries both rather than the second waiting for the next poll.
+        self._progress.add(workflow.now(), ProgressKind.THINKING, turn)
         granted = await guard.reserve(f"llm-{turn}")
         if granted is not None and not granted.granted:
             metrics.record_budget_stop(workflow.metric_meter(), "daily")
@@ -86,7 +89,6 @@ class Thinker:
 
     async def _call(self, turn: int, request: m.LlmRequest) -> m.LlmResponse:
         self._state.thinking = f"thinking (turn {turn})"
-        self._progress.add(workflow.now(), ProgressKind.THINKING, turn)
         try:
             reply: m.LlmResponse = await workflow.execute_activity(
                 "llm.complete",
@@ -119,6 +121,9 @@ class Thinker:
             error=reply.parse_error or reply.rejected,
         )
         self._state.steps.append(step)
+        # The reply's last text, in the task of its THOUGHT (after the ledger's settle): one poll
+        # carries both, in this order.
+        self._progress.show_text(reply.live_tail)
         outcome = "rejected" if reply.rejected else "unparseable" if reply.parse_error else None
         self._progress.add(
             workflow.now(),

@@ -54,8 +54,10 @@ class LlmActivities:
         try:
             provider, routed = self.models.route(expanded(req, self.agents))
             log_request(routed, req.settings.model or self.models.default)
-            async with text_sink(req) as on_text:
-                response = await heartbeating(self._call(provider, routed, req, on_text))
+            async with text_sink(req) as sink:
+                response = await heartbeating(self._call(provider, routed, req, sink))
+                if sink is not None and oversized(response) is None:  # a refused reply's text is signalled
+                    response = response.model_copy(update={"live_tail": sink.tail()})
         except AgentError as err:
             log.warning("llm.error", workflow_id=req.workflow_id, turn=req.turn, error_type=err.type_name)
             raise err.to_application_error() from err
