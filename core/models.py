@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator
 from temporalio.contrib.workflow_streams import WorkflowStreamState
@@ -39,23 +39,27 @@ from core.llm import (
     ToolCall,
     ToolSchema,
 )
+from core.oversight import AuditEntry, AuditEvent, Escalation, PendingApproval
 from core.plans import StepView
 from core.progress import ProgressEvent
-from core.triggers import EscalationTrigger
 
-# The model protocol (core/llm.py) and human decisions (core/decisions.py) are re-exported: every
-# contract can be imported from here.
+# The model protocol (core/llm.py), human decisions (core/decisions.py) and what a run shows its
+# humans (core/oversight.py) are re-exported: every contract can be imported from here.
 __all__ = [
     "ApproveSignal",
+    "AuditEntry",
+    "AuditEvent",
     "CancelSignal",
     "ChatMessage",
     "DecideResult",
     "DecideUpdate",
     "DenySignal",
+    "Escalation",
     "HumanReplySignal",
     "LlmRequest",
     "LlmResponse",
     "ModelSettings",
+    "PendingApproval",
     "PriceQuote",
     "SummarizeRequest",
     "SummarizeResult",
@@ -196,48 +200,6 @@ FINAL_STATES = frozenset(
         RunState.CANCELLED,
     }
 )
-
-
-class PendingApproval(Frozen):
-    call_id: str
-    turn: int
-    tool: str
-    args: dict[str, Any]
-    args_sha256: str
-    requested_at: datetime
-    deadline: datetime
-    # Set at half the deadline, so `pending` can show the approval as overdue soon.
-    reminded: bool = False
-
-
-AuditEvent = Literal[
-    "requested",
-    "approved",
-    "denied",
-    "rejected",
-    "timeout",
-    "reminder",
-    "escalated",
-    "human_reply",
-    "cancelled",
-]
-
-
-class AuditEntry(Frozen):
-    at: datetime
-    event: AuditEvent
-    call_id: str
-    actor: str | None = None
-    reason: str | None = None
-    args_sha256: str | None = None
-
-
-class Escalation(Frozen):
-    trigger: EscalationTrigger
-    reason: str
-    ticket_id: str | None = None
-    since: datetime
-    deadline: datetime
 
 
 class RunStatus(Frozen):
