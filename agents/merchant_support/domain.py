@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
-from decimal import Decimal
 from typing import Any
 
 from agents.merchant_support import knowledge
@@ -27,44 +25,18 @@ from agents.merchant_support.models import (
     TransactionResult,
     TransactionSummary,
 )
+
+# The money helpers live in money.py; they stay importable from here.
+from agents.merchant_support.money import derived_id as derived_id
+from agents.merchant_support.money import format_minor as format_minor
+from agents.merchant_support.money import minor_exponent as minor_exponent
+from agents.merchant_support.money import to_minor as to_minor
 from agents.merchant_support.seed import KB_DOCS
 from agents.merchant_support.store import Store
 from core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from core.toolspec import ToolContext
 
 RECENT_TRANSACTIONS = 5
-# ISO 4217 currencies without minor units; every other currency is taken to have two.
-ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW"}) | frozenset(
-    {"PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
-
-
-# ── money: Decimal end to end, so 0.1 + 0.2 style float errors cannot reach a refund ──
-
-
-def minor_exponent(currency: str) -> int:
-    return 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    """Major units to integer minor units, refusing amounts finer than the currency allows."""
-    scaled = amount.scaleb(minor_exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise InvalidInputError(
-            f"amount {amount} has more decimal places than {currency} allows",
-            details={"amount": str(amount), "currency": currency},
-        )
-    return int(scaled)
-
-
-def format_minor(minor: int, currency: str) -> str:
-    exponent = minor_exponent(currency)
-    return f"{Decimal(minor).scaleb(-exponent):.{exponent}f}"
-
-
-def derived_id(prefix: str, idempotency_key: str) -> str:
-    # Derived from the key, so a retry that somehow bypassed run_once collides on the primary key.
-    return prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
 
 
 Ctx = ToolContext[Store]  # what every handler of this agent gets: its own store, typed
