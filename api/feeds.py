@@ -26,6 +26,7 @@ UNANSWERED_S = 1.0  # between queries while no worker answers for the run
 UNANSWERED_AFTER_END = 5  # queries that fail after the run's end before the feed gives up on them
 # Comment lines keep proxies from closing a quiet stream (a run waiting hours for its approver).
 KEEPALIVE_S = 15.0
+ORPHANED_S = 5.0  # a stream's feed opened for followers who all left meanwhile is stopped after this
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Feed:
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task[None] | None = None
     ended: asyncio.Future[AgentResult] | None = None
+    stopped: bool = False
 
     def start(self) -> None:
         self.ended = asyncio.ensure_future(self._result())
@@ -55,6 +57,7 @@ class Feed:
                 await asyncio.sleep(UNANSWERED_S)
 
     async def stop(self) -> None:
+        self.stopped = True
         for task in (self._task, self.ended):
             if task is not None:
                 task.cancel()
@@ -146,6 +149,7 @@ class Feeds:
         self._feeds: dict[str, Feed | StreamFeed] = {}
         # A run's kind is looked at once however many followers arrive meanwhile (a query each).
         self._opening: dict[str, asyncio.Task[Feed | StreamFeed]] = {}
+        self._stopping: set[asyncio.Task[None]] = set()  # orphaned feeds' stops, referenced till done
 
     @contextlib.asynccontextmanager
     async def following(self, handle: RunHandle) -> AsyncIterator[Feed | StreamFeed]:
@@ -166,9 +170,10 @@ class Feeds:
                 opening = self._opening[handle.id] = asyncio.ensure_future(self._open(handle))
                 opening.add_done_callback(lambda done: self._forget(handle.id, done))
             opened = await asyncio.shield(opening)
-            if handle.id not in self._feeds and opened.ended is None:  # not started, so never stopped
+            if handle.id not in self._feeds and not opened.stopped:
                 self._feeds[handle.id] = opened
-                opened.start()
+                if opened.ended is None:  # a stream's feed is started by its opening already
+                    opened.start()
         return feed
 
     def _forget(self, run_id: str, task: asyncio.Task[Feed | StreamFeed]) -> None:
@@ -177,11 +182,30 @@ class Feeds:
 
     async def _open(self, handle: RunHandle) -> Feed | StreamFeed:
         """The stream's feed when the run has a stream; the query's for an older run. While no
-        worker answers, the query's feed: it waits for one and says so (an offset is refused)."""
+        worker answers, the query's feed: it waits for one and says so (an offset is refused).
+
+        The stream's first poll goes out beside the query that tells, not after it: each waits for
+        a task on the run's worker, so in turn the run's first items reached a new reader a worker
+        round trip later. A run with no stream refuses the poll, and the query drops that feed."""
+        speculative = StreamFeed(self.runs.client, handle)
+        speculative.start()
         try:
             head = await self.runs.stream_offset(handle)
         except (RPCError, TimeoutError):
             head = None
+        except BaseException:  # the API stops: nobody will take the feed up
+            await speculative.stop()
+            raise
         if head is None:
+            await speculative.stop()
             return Feed(self.runs, handle)
-        return StreamFeed(self.runs.client, handle, head=head)
+        speculative.head = head
+        # Stopped unless a follower took it up by then (they all left while it opened).
+        asyncio.get_running_loop().call_later(ORPHANED_S, self._drop_orphan, handle.id, speculative)
+        return speculative
+
+    def _drop_orphan(self, run_id: str, feed: StreamFeed) -> None:
+        if self._feeds.get(run_id) is not feed and not feed.stopped:
+            task = asyncio.ensure_future(feed.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)

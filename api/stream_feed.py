@@ -53,6 +53,7 @@ class StreamFeed:
     error: str | None = None
     ended: asyncio.Future[AgentResult] | None = None
     followers: int = 0
+    stopped: bool = False
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task[None] | None = None
 
@@ -72,12 +73,11 @@ class StreamFeed:
 
     async def _pump(self) -> None:
         assert self.ended is not None
-        stream = WorkflowStreamClient.create(self.client, self.handle.id)
         failed_after_end = 0
         try:
             while True:
                 try:
-                    await self._read(stream)
+                    await self._read(WorkflowStreamClient.create(self.client, self.handle.id))
                     break
                 except Exception as exc:  # no worker answered the poll, a restart: subscribe again
                     # After the end, the last items come from a query, which a loaded worker may not
@@ -135,6 +135,7 @@ class StreamFeed:
                 return
 
     async def stop(self) -> None:
+        self.stopped = True
         for task in (self._task, self.ended):
             if task is not None:
                 task.cancel()

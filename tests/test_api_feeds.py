@@ -25,6 +25,9 @@ class FakeRun:
     """A run whose log grows while followed, which ends after `until` events; its first query fails."""
 
     id = "run-1"
+    # No Temporal client: the stream feed Feeds opens beside its first query fails to poll, as the
+    # poll of a run with no stream is refused, and the query's answer drops it.
+    client = None
 
     def __init__(self, until: int) -> None:
         self.log: list[ProgressEvent] = []
@@ -69,3 +72,5 @@ async def test_every_follower_gets_every_event_once_in_order_including_the_last(
     assert whole == list(range(25))
     assert resumed == list(range(10, 25))
     assert feeds._feeds == {}  # gone with its last follower
+    pumping = [t for t in asyncio.all_tasks() if "StreamFeed._pump" in repr(t.get_coro())]
+    assert pumping == []  # the stream feed opened beside the first query was stopped by its answer
