@@ -15,7 +15,7 @@ import pytest
 from bench import perf_common as pc
 from bench.agents import PERF
 from bench.noop_tools import NOOP_TOOLS, REGISTRY, SLEEP_TOOLS, StepArgs, noop
-from bench.throughput import Batch
+from bench.throughput_batch import Batch
 from cli.devserver import DYNAMIC_CONFIG
 from core.toolspec import ToolContext
 
