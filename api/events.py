@@ -39,11 +39,11 @@ def resume_after(last_event_id: str | None) -> int:
 
 async def check_offset(service: Service, run: Described, since: int) -> None:
     """An offset past the run's newest event is refused before the stream opens, while the answer
-    can still be a typed 400 rather than a broken stream (read through the run's shared feed)."""
+    can still be a typed 400 rather than a broken stream (by queries alone: a refused request leaves
+    the run's history as it was, which a stream's poll, an update, would not)."""
     if since == 0:
         return
-    async with service.feeds.following(run.handle) as feed:
-        next_seq = await feed.known_next_seq(ANSWER_WITHIN_S)
+    next_seq = await service.feeds.next_seq(run.handle, ANSWER_WITHIN_S)
     if next_seq is None:
         raise ApiError(503, DependencyDownError("no worker answered for the run; try again shortly"))
     if since > next_seq:

@@ -176,6 +176,19 @@ class Feeds:
                     opened.start()
         return feed
 
+    async def next_seq(self, handle: RunHandle, within_s: float) -> int | None:
+        """The run's next event id (its stream's offset, or its next `progress` seq for an older run):
+        from its open feed, else from queries; None when no worker answered within `within_s`."""
+        feed = self._feeds.get(handle.id)
+        if feed is not None:
+            return await feed.known_next_seq(within_s)
+        try:
+            async with asyncio.timeout(within_s):
+                head = await self.runs.stream_offset(handle)
+                return head if head is not None else (await self.runs.progress(handle, 0)).next_seq
+        except (RPCError, TimeoutError, WorkflowQueryFailedError, RPCTimeoutOrCancelledError):
+            return None
+
     def _forget(self, run_id: str, task: asyncio.Task[Feed | StreamFeed]) -> None:
         if self._opening.get(run_id) is task:
             del self._opening[run_id]
