@@ -64,17 +64,18 @@ class LiveSink:
 
     def send(self) -> None:
         """Hand the waiting pieces to the stream client, flushed at once."""
-        if self._due is not None:
-            self._due.cancel()
-            self._due = None
-        for n, piece in enumerate(self._waiting, 1):
-            self._topic.publish(piece, force_flush=n == len(self._waiting))
-        self._waiting.clear()
+        waiting = self._take()
+        for n, piece in enumerate(waiting, 1):
+            self._topic.publish(piece, force_flush=n == len(waiting))
 
     def tail(self) -> tuple[TextPiece, ...]:
         """The pieces still waiting, now the reply's to carry (signalled instead when too long)."""
         if sum(len(piece.text) for piece in self._waiting) > TAIL_MAX_CHARS:
             self.send()
+        return self._take()
+
+    def _take(self) -> tuple[TextPiece, ...]:
+        """The waiting pieces, in order; afterwards none wait, and no send is due."""
         if self._due is not None:
             self._due.cancel()
             self._due = None
