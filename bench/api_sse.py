@@ -77,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.tiny:
         args.runs, args.subscribers, args.llm_ms, args.cli_runs = 4, 8, [300], 4
+    args.cli_runs = min(args.cli_runs, args.runs)
     return args
 
 
@@ -152,7 +153,7 @@ async def measure(args: argparse.Namespace, llm_ms: int, server: pc.DevServer, t
             await api_up(url, api)
             env = {"BENCH_APP_TOKEN": app_token, "BENCH_APPROVER_TOKEN": approver_token}
             counts: tuple[str, ...] = ("--runs", str(args.runs), "--subscribers", str(args.subscribers))
-            counts += ("--cli-runs", str(min(args.cli_runs, args.runs)))
+            counts += ("--cli-runs", str(args.cli_runs))
             clients_cmd = _python("bench.api_sse_clients", server.address, queue, url, *counts)
             readers = await asyncio.create_subprocess_exec(
                 *clients_cmd, stdout=asyncio.subprocess.PIPE, env={**os.environ, **env}
@@ -164,7 +165,7 @@ async def measure(args: argparse.Namespace, llm_ms: int, server: pc.DevServer, t
                 if line != marker:
                     break
                 cpu.append({"dev server": server.cpu_s(), "worker (this process)": time.process_time()})
-                cpu[-1]["API"] = _cpu_s(api.pid)
+                cpu[-1]["API"] = pc.process_cpu_s(api.pid)
             out = await readers.stdout.read()
             await readers.wait()
     finally:
@@ -181,12 +182,6 @@ async def measure(args: argparse.Namespace, llm_ms: int, server: pc.DevServer, t
     return Case(llm_ms, tally, used, document["wall_s"], api_sse_polls.line(polls))
 
 
-def _cpu_s(pid: int) -> float:
-    """utime + stime of a child process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def report(args: argparse.Namespace, case: Case) -> None:
     def row(name: str, values: list[float]) -> list[object]:
         p50, p95 = pc.percentile(values, 0.5) * 1000, pc.percentile(values, 0.95) * 1000
@@ -198,8 +193,7 @@ def report(args: argparse.Namespace, case: Case) -> None:
         f"SSE: {args.subscribers} subscribers on {args.runs} runs, model {case.llm_ms} ms, "
         f"stream poll cooldown {args.poll_cooldown_ms:.0f} ms; load {pc.load_average()}"
     )
-    followed = min(args.cli_runs, args.runs)
-    poll = f"CLI query poll every {cli_runs.POLL_SECONDS * 1000:.0f} ms ({followed} runs)"
+    poll = f"CLI query poll every {cli_runs.POLL_SECONDS * 1000:.0f} ms ({args.cli_runs} runs)"
     rows = [
         row("SSE progress, one stream subscription per run", tally.sse),
         row("SSE model text (from the activity's publish)", tally.text),

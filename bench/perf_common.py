@@ -140,9 +140,8 @@ class DevServer:
     client: Client
 
     def cpu_s(self) -> float:
-        """utime + stime of the server process, from /proc (no psutil)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """utime + stime of the server process."""
+        return process_cpu_s(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -151,6 +150,12 @@ class DevServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def process_cpu_s(pid: int) -> float:
+    """utime + stime of a child process, from /proc (no psutil)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_command(port: int, dynamic: dict[str, str], db_file: Path | None) -> list[str]:
